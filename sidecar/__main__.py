@@ -1,0 +1,24 @@
+"""`python -m sidecar`: run the embedded sidecar with daprd-style flags."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from sidecar import config, logs
+from sidecar.server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = config.parse(argv)
+    logs.configure(settings.log_level, settings.app_id)
+    try:
+        asyncio.run(serve(settings))
+    except OSError as error:
+        print(f"sidecar: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

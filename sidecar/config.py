@@ -1,0 +1,106 @@
+"""The sidecar's command line: daprd's flag names for what it supports, plus its own.
+
+Scripts written for `daprd` run unchanged; flags daprd has and the sidecar does not use
+are refused by argparse with a message naming them, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "ki": 1024, "m": 1000**2, "mi": 1024**2}
+
+
+def parse_size(text: str) -> int:
+    """daprd's quantity syntax for --max-body-size: `4Mi`, `512Ki`, `4000000`."""
+    value = text.strip().lower()
+    digits = len(value) - len(value.lstrip("0123456789"))
+    number, unit = value[:digits], value[digits:]
+    if not number or unit not in _SIZE_UNITS:
+        raise argparse.ArgumentTypeError(f"invalid size '{text}' (use e.g. 4Mi, 512Ki)")
+    return int(number) * _SIZE_UNITS[unit]
+
+
+@dataclass
+class SidecarConfig:
+    app_id: str = "app"
+    grpc_port: int = 50001
+    http_port: int = 3500
+    app_port: int | None = None
+    app_protocol: str = "grpc"
+    resources_paths: list[Path] = field(default_factory=list)
+    log_level: str = "info"
+    data_dir: Path = Path(".data")
+    listen_address: str = "127.0.0.1"
+    max_body_bytes: int = 4 * 1024 * 1024
+    sqlite_synchronous: str = "NORMAL"
+    lease_seconds: float = 300.0
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / f"{self.app_id}.sqlite"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sidecar",
+        description="Embedded Dapr-compatible sidecar (workflows, pub/sub, state) on SQLite.",
+    )
+    p.add_argument("--app-id", default="app", help="the app's Dapr id")
+    p.add_argument("--dapr-grpc-port", type=int, default=50001, help="Dapr gRPC API port")
+    p.add_argument("--dapr-http-port", type=int, default=3500, help="Dapr HTTP API port")
+    p.add_argument("--app-port", type=int, default=None, help="the app's callback port")
+    p.add_argument("--app-protocol", default="grpc", choices=["grpc"], help="callback protocol")
+    p.add_argument(
+        "--resources-path",
+        action="append",
+        default=[],
+        type=Path,
+        help="folder of Dapr resource YAML (repeatable)",
+    )
+    p.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warn", "warning", "error"]
+    )
+    p.add_argument(
+        "--dapr-listen-addresses",
+        default="127.0.0.1",
+        help="address to bind (loopback unless said otherwise)",
+    )
+    p.add_argument(
+        "--max-body-size", default="4Mi", type=parse_size, help="largest accepted message"
+    )
+    p.add_argument("--data-dir", default=Path(".data"), type=Path, help="where SQLite files live")
+    p.add_argument(
+        "--sqlite-synchronous",
+        default="normal",
+        choices=["normal", "full"],
+        help="normal: durable across process crashes; full: fsync every commit",
+    )
+    p.add_argument(
+        "--workflow-lease-seconds",
+        default=300.0,
+        type=float,
+        help="a work item not completed in this time is dispatched again",
+    )
+    return p
+
+
+def parse(argv: list[str] | None = None) -> SidecarConfig:
+    args = parser().parse_args(argv)
+    level = "warning" if args.log_level == "warn" else args.log_level
+    return SidecarConfig(
+        app_id=args.app_id,
+        grpc_port=args.dapr_grpc_port,
+        http_port=args.dapr_http_port,
+        app_port=args.app_port,
+        app_protocol=args.app_protocol,
+        resources_paths=list(args.resources_path),
+        log_level=level,
+        data_dir=args.data_dir,
+        listen_address=args.dapr_listen_addresses,
+        max_body_bytes=args.max_body_size,
+        sqlite_synchronous=args.sqlite_synchronous.upper(),
+        lease_seconds=args.workflow_lease_seconds,
+    )

@@ -1,0 +1,157 @@
+"""`TaskHubSidecarService` over gRPC: translates requests into engine calls, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import empty_pb2
+
+from sidecar.errors import invalid_argument, translated
+from sidecar.workflow import history as h
+from sidecar.workflow.engine import WorkflowEngine
+from sidecar.workflow.model import Instance
+from sidecar.workflow.protos import pb, pb_grpc
+from sidecar.workflow.store import InstanceQuery
+
+Context = Any
+
+
+def _state(instance: Instance, with_payloads: bool) -> pb.GetInstanceResponse:
+    return pb.GetInstanceResponse(exists=True, workflowState=instance.to_state(with_payloads))
+
+
+class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):  # type: ignore[misc]
+    def __init__(self, engine: WorkflowEngine) -> None:
+        self.engine = engine
+
+    async def Hello(self, request: empty_pb2.Empty, context: Context) -> empty_pb2.Empty:
+        return empty_pb2.Empty()
+
+    @translated
+    async def StartInstance(
+        self, request: pb.CreateInstanceRequest, context: Context
+    ) -> pb.CreateInstanceResponse:
+        return pb.CreateInstanceResponse(instanceId=self.engine.start_instance(request))
+
+    @translated
+    async def GetInstance(
+        self, request: pb.GetInstanceRequest, context: Context
+    ) -> pb.GetInstanceResponse:
+        instance = self.engine.get_instance(request.instanceId)
+        return _state(instance, request.getInputsAndOutputs)
+
+    @translated
+    async def WaitForInstanceStart(
+        self, request: pb.GetInstanceRequest, context: Context
+    ) -> pb.GetInstanceResponse:
+        instance = await self.engine.wait_for(request.instanceId, lambda i: i.status != h.PENDING)
+        return _state(instance, request.getInputsAndOutputs)
+
+    @translated
+    async def WaitForInstanceCompletion(
+        self, request: pb.GetInstanceRequest, context: Context
+    ) -> pb.GetInstanceResponse:
+        instance = await self.engine.wait_for(request.instanceId, lambda i: i.terminal)
+        return _state(instance, request.getInputsAndOutputs)
+
+    @translated
+    async def RaiseEvent(
+        self, request: pb.RaiseEventRequest, context: Context
+    ) -> pb.RaiseEventResponse:
+        if not request.name:
+            raise invalid_argument("an event name is required")
+        self.engine.raise_event(
+            request.instanceId, request.name, h.optional_string(request, "input")
+        )
+        return pb.RaiseEventResponse()
+
+    @translated
+    async def TerminateInstance(
+        self, request: pb.TerminateRequest, context: Context
+    ) -> pb.TerminateResponse:
+        self.engine.terminate(
+            request.instanceId, h.optional_string(request, "output"), request.recursive
+        )
+        return pb.TerminateResponse()
+
+    @translated
+    async def SuspendInstance(
+        self, request: pb.SuspendRequest, context: Context
+    ) -> pb.SuspendResponse:
+        self.engine.suspend(request.instanceId, h.optional_string(request, "reason"))
+        return pb.SuspendResponse()
+
+    @translated
+    async def ResumeInstance(
+        self, request: pb.ResumeRequest, context: Context
+    ) -> pb.ResumeResponse:
+        self.engine.resume(request.instanceId, h.optional_string(request, "reason"))
+        return pb.ResumeResponse()
+
+    @translated
+    async def PurgeInstances(
+        self, request: pb.PurgeInstancesRequest, context: Context
+    ) -> pb.PurgeInstancesResponse:
+        if request.WhichOneof("request") == "purgeInstanceFilter":
+            query = request.purgeInstanceFilter
+            count = self.engine.purge_where(
+                InstanceQuery(
+                    statuses=tuple(query.runtimeStatus),
+                    created_from=h.to_datetime(query.createdTimeFrom)
+                    if query.HasField("createdTimeFrom")
+                    else None,
+                    created_to=h.to_datetime(query.createdTimeTo)
+                    if query.HasField("createdTimeTo")
+                    else None,
+                ),
+                recursive=request.recursive,
+            )
+        else:
+            count = self.engine.purge(request.instanceId, request.recursive, request.force)
+        return pb.PurgeInstancesResponse(deletedInstanceCount=count, isComplete={"value": True})
+
+    async def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: Context) -> Any:
+        async for item in self.engine.work_items(
+            list(request.capabilities), lambda: not context.done()
+        ):
+            yield item
+
+    @translated
+    async def CompleteActivityTask(
+        self, request: pb.ActivityResponse, context: Context
+    ) -> pb.CompleteTaskResponse:
+        self.engine.complete_activity(request)
+        return pb.CompleteTaskResponse()
+
+    @translated
+    async def CompleteOrchestratorTask(
+        self, request: pb.WorkflowResponse, context: Context
+    ) -> pb.CompleteTaskResponse:
+        self.engine.complete_orchestration(request)
+        return pb.CompleteTaskResponse()
+
+    CompleteWorkflowTask = CompleteOrchestratorTask
+
+    @translated
+    async def RerunWorkflowFromEvent(
+        self, request: pb.RerunWorkflowFromEventRequest, context: Context
+    ) -> pb.RerunWorkflowFromEventResponse:
+        return pb.RerunWorkflowFromEventResponse(
+            newInstanceID=self.engine.rerun_from_event(request)
+        )
+
+    @translated
+    async def ListInstanceIDs(
+        self, request: pb.ListInstanceIDsRequest, context: Context
+    ) -> pb.ListInstanceIDsResponse:
+        ids, token = self.engine.list_instance_ids(
+            request.pageSize if request.HasField("pageSize") else None,
+            request.continuationToken if request.HasField("continuationToken") else None,
+        )
+        return pb.ListInstanceIDsResponse(instanceIds=ids, continuationToken=token)
+
+    @translated
+    async def GetInstanceHistory(
+        self, request: pb.GetInstanceHistoryRequest, context: Context
+    ) -> pb.GetInstanceHistoryResponse:
+        return pb.GetInstanceHistoryResponse(events=self.engine.history(request.instanceId))

@@ -1,0 +1,347 @@
+"""The history rules: how one orchestration turn changes an instance.
+
+A turn is the batch of new events handed to the worker plus the actions the worker sent
+back. `apply_turn` turns them into the history to append and the effects to commit
+(activities, timers, messages to other instances, child instances). It is pure: no clock,
+no ids, no I/O; the engine passes `now` and the next execution id in.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sidecar.workflow import history as h
+from sidecar.workflow.model import Instance, ParentRef
+from sidecar.workflow.protos import pb
+
+
+@dataclass(frozen=True)
+class Message:
+    """An event for another instance's inbox; bound to `execution_id` when given."""
+
+    instance_id: str
+    event: pb.HistoryEvent
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ChildStart:
+    """A workflow instance this turn creates (a child, or a detached instance)."""
+
+    instance_id: str
+    name: str
+    input: str | None
+    parent: ParentRef | None
+    version: str | None = None
+
+
+@dataclass
+class TurnOutcome:
+    instance: Instance
+    appended: list[pb.HistoryEvent]
+    history_reset: bool = False
+    activities: list[pb.ActivityRequest] = field(default_factory=list)
+    timers: list[tuple[datetime, pb.HistoryEvent]] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    children: list[ChildStart] = field(default_factory=list)
+    next_inbox: list[pb.HistoryEvent] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return self.instance.terminal
+
+
+def execution_started(
+    moment: datetime,
+    instance_id: str,
+    execution_id: str,
+    name: str,
+    input: str | None,
+    parent: ParentRef | None,
+    scheduled_start: datetime | None = None,
+    version: str | None = None,
+) -> pb.HistoryEvent:
+    started = pb.ExecutionStartedEvent(
+        name=name,
+        input=h.string_value(input),
+        version=h.string_value(version),
+        workflowInstance=pb.WorkflowInstance(
+            instanceId=instance_id, executionId=h.string_value(execution_id)
+        ),
+    )
+    if parent is not None:
+        started.parentInstance.CopyFrom(
+            pb.ParentInstanceInfo(
+                taskScheduledId=parent.task_id,
+                name=h.string_value(parent.name),
+                workflowInstance=pb.WorkflowInstance(
+                    instanceId=parent.instance_id,
+                    executionId=h.string_value(parent.execution_id),
+                ),
+            )
+        )
+    if scheduled_start is not None:
+        started.scheduledStartTimestamp.CopyFrom(h.timestamp(scheduled_start))
+    return h.new_event(moment, executionStarted=started)
+
+
+def apply_new_events(instance: Instance, events: list[pb.HistoryEvent], now: datetime) -> None:
+    """Status changes carried by the events themselves, before the worker's actions."""
+    for event in events:
+        kind = h.event_kind(event)
+        if kind == "executionStarted" and instance.status == h.PENDING:
+            instance.status = h.RUNNING
+            instance.started_at = now
+        elif kind == "executionSuspended" and instance.status == h.RUNNING:
+            instance.status = h.SUSPENDED
+        elif kind == "executionResumed" and instance.status == h.SUSPENDED:
+            instance.status = h.RUNNING
+
+
+def apply_turn(
+    instance: Instance,
+    new_events: list[pb.HistoryEvent],
+    response: pb.WorkflowResponse,
+    now: datetime,
+    next_execution_id: str,
+) -> TurnOutcome:
+    """Applies a worker's response to the instance, returning a changed copy and the effects."""
+    updated = copy.copy(instance)
+    updated.history = list(instance.history)
+    outcome = TurnOutcome(instance=updated, appended=list(new_events))
+    apply_new_events(updated, new_events, now)
+    updated.custom_status = h.optional_string(response, "customStatus")
+    updated.last_updated_at = now
+
+    completion = next(
+        (a.completeWorkflow for a in response.actions if a.HasField("completeWorkflow")), None
+    )
+    for action in response.actions:
+        _apply_action(updated, action, now, outcome, completing=completion is not None)
+    if completion is not None:
+        _complete(updated, completion, now, next_execution_id, outcome)
+    if not outcome.history_reset:
+        updated.history.extend(outcome.appended)
+    return outcome
+
+
+def _apply_action(
+    instance: Instance,
+    action: pb.WorkflowAction,
+    now: datetime,
+    outcome: TurnOutcome,
+    completing: bool,
+) -> None:
+    kind = action.WhichOneof("workflowActionType")
+    if kind == "scheduleTask":
+        task = action.scheduleTask
+        outcome.appended.append(
+            h.new_event(
+                now,
+                action.id,
+                taskScheduled=pb.TaskScheduledEvent(
+                    name=task.name,
+                    version=task.version if task.HasField("version") else None,
+                    input=task.input if task.HasField("input") else None,
+                    taskExecutionId=task.taskExecutionId,
+                ),
+            )
+        )
+        if not completing:
+            outcome.activities.append(
+                pb.ActivityRequest(
+                    name=task.name,
+                    version=task.version if task.HasField("version") else None,
+                    input=task.input if task.HasField("input") else None,
+                    workflowInstance=pb.WorkflowInstance(
+                        instanceId=instance.instance_id,
+                        executionId=h.string_value(instance.execution_id),
+                    ),
+                    taskId=action.id,
+                    taskExecutionId=task.taskExecutionId,
+                )
+            )
+    elif kind == "createTimer":
+        timer = action.createTimer
+        created = pb.TimerCreatedEvent(fireAt=timer.fireAt)
+        if timer.HasField("name"):
+            created.name = timer.name
+        origin = timer.WhichOneof("origin")
+        if origin is not None:
+            getattr(created, origin).CopyFrom(getattr(timer, origin))
+        outcome.appended.append(h.new_event(now, action.id, timerCreated=created))
+        fire_at = h.to_datetime(timer.fireAt)
+        if fire_at < h.NEVER and not completing:
+            outcome.timers.append((fire_at, h.timer_fired(fire_at, action.id, fire_at)))
+    elif kind == "createChildWorkflow":
+        child = action.createChildWorkflow
+        outcome.appended.append(
+            h.new_event(
+                now,
+                action.id,
+                childWorkflowInstanceCreated=pb.ChildWorkflowInstanceCreatedEvent(
+                    instanceId=child.instanceId,
+                    name=child.name,
+                    version=child.version if child.HasField("version") else None,
+                    input=child.input if child.HasField("input") else None,
+                ),
+            )
+        )
+        if not completing:
+            outcome.children.append(
+                ChildStart(
+                    instance_id=child.instanceId,
+                    name=child.name,
+                    input=h.optional_string(child, "input"),
+                    version=h.optional_string(child, "version"),
+                    parent=ParentRef(
+                        instance.instance_id, instance.execution_id, action.id, instance.name
+                    ),
+                )
+            )
+    elif kind == "createDetachedWorkflow":
+        detached = action.createDetachedWorkflow
+        outcome.appended.append(
+            h.new_event(
+                now,
+                action.id,
+                detachedWorkflowInstanceCreated=pb.DetachedWorkflowInstanceCreatedEvent(
+                    instanceId=detached.instanceId
+                ),
+            )
+        )
+        outcome.children.append(
+            ChildStart(
+                instance_id=detached.instanceId,
+                name=detached.name,
+                input=h.optional_string(detached, "input"),
+                version=h.optional_string(detached, "version"),
+                parent=None,
+            )
+        )
+    elif kind == "sendEvent":
+        send = action.sendEvent
+        data = h.optional_string(send, "data")
+        outcome.appended.append(
+            h.new_event(
+                now,
+                action.id,
+                eventSent=pb.EventSentEvent(
+                    instanceId=send.instance.instanceId, name=send.name, input=h.string_value(data)
+                ),
+            )
+        )
+        outcome.messages.append(
+            Message(send.instance.instanceId, h.event_raised(now, send.name, data))
+        )
+    elif kind == "terminateWorkflow":
+        terminate = action.terminateWorkflow
+        outcome.messages.append(
+            Message(
+                terminate.instanceId,
+                h.execution_terminated(
+                    now, h.optional_string(terminate, "reason"), terminate.recurse
+                ),
+            )
+        )
+    elif kind == "workflowVersionNotAvailable":
+        outcome.appended.append(
+            h.new_event(
+                now,
+                executionStalled=pb.ExecutionStalledEvent(
+                    reason=pb.VERSION_NOT_AVAILABLE,
+                    description="no registered version of this workflow can replay its history",
+                ),
+            )
+        )
+        instance.status = h.STALLED
+
+
+def _complete(
+    instance: Instance,
+    completion: pb.CompleteWorkflowAction,
+    now: datetime,
+    next_execution_id: str,
+    outcome: TurnOutcome,
+) -> None:
+    result = h.optional_string(completion, "result")
+    if completion.workflowStatus == h.CONTINUED_AS_NEW:
+        instance.execution_id = next_execution_id
+        instance.input = result
+        instance.output = None
+        instance.failure = None
+        instance.history = []
+        outcome.history_reset = True
+        outcome.appended = []
+        outcome.activities.clear()
+        outcome.timers.clear()
+        outcome.next_inbox = [
+            execution_started(
+                now,
+                instance.instance_id,
+                next_execution_id,
+                instance.name,
+                result,
+                instance.parent,
+                version=h.optional_string(completion, "newVersion"),
+            ),
+            *completion.carryoverEvents,
+        ]
+        return
+
+    status = completion.workflowStatus
+    instance.status = status
+    instance.output = result
+    instance.completed_at = now
+    failure = completion.failureDetails if completion.HasField("failureDetails") else None
+    instance.failure = failure
+    completed = pb.ExecutionCompletedEvent(workflowStatus=status, result=h.string_value(result))
+    if failure is not None:
+        completed.failureDetails.CopyFrom(failure)
+    outcome.appended.append(h.new_event(now, executionCompleted=completed))
+
+    if status == h.TERMINATED and _termination_recurses(instance.history + outcome.appended):
+        for child_id in h.running_children(instance.history + outcome.appended):
+            outcome.messages.append(
+                Message(child_id, h.execution_terminated(now, result, recurse=True))
+            )
+    if instance.parent is not None:
+        outcome.messages.append(_report_to_parent(instance, status, result, failure, now))
+
+
+def _termination_recurses(events: list[pb.HistoryEvent]) -> bool:
+    return any(
+        h.event_kind(e) == "executionTerminated" and e.executionTerminated.recurse for e in events
+    )
+
+
+def _report_to_parent(
+    instance: Instance,
+    status: int,
+    result: str | None,
+    failure: pb.TaskFailureDetails | None,
+    now: datetime,
+) -> Message:
+    parent = instance.parent
+    assert parent is not None
+    if status == h.COMPLETED:
+        event = h.new_event(
+            now,
+            childWorkflowInstanceCompleted=pb.ChildWorkflowInstanceCompletedEvent(
+                taskScheduledId=parent.task_id, result=h.string_value(result)
+            ),
+        )
+    else:
+        details = failure or pb.TaskFailureDetails(
+            errorType="WorkflowTerminated" if status == h.TERMINATED else "WorkflowFailed",
+            errorMessage=f"child workflow '{instance.instance_id}' ended as {h.status_name(status)}",
+        )
+        event = h.new_event(
+            now,
+            childWorkflowInstanceFailed=pb.ChildWorkflowInstanceFailedEvent(
+                taskScheduledId=parent.task_id, failureDetails=details
+            ),
+        )
+    return Message(parent.instance_id, event, parent.execution_id)
