@@ -307,9 +307,7 @@ class WorkflowEngine:
                 f"workflow instance '{source.instance_id}' has no activity scheduled with "
                 f"event id {request.eventID}; a rerun starts from a scheduled activity",
             )
-        new_id = (
-            request.newInstanceID if request.HasField("newInstanceID") else uuid.uuid4().hex
-        )
+        new_id = request.newInstanceID if request.HasField("newInstanceID") else uuid.uuid4().hex
         existing = self._find(new_id)
         if existing is not None and not existing.terminal:
             raise SidecarError(
@@ -770,9 +768,7 @@ class WorkflowEngine:
 
     def _lease(self, stream: WorkerStream, instance_id: str) -> Lease:
         token = uuid.uuid4().hex
-        lease = Lease(
-            token, stream, instance_id, time.monotonic() + self.settings.lease_seconds
-        )
+        lease = Lease(token, stream, instance_id, time.monotonic() + self.settings.lease_seconds)
         self._leases[token] = lease
         stream.tokens.add(token)
         return lease

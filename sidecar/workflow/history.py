@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
@@ -36,7 +37,8 @@ def is_terminal(status: int) -> bool:
 
 
 def status_name(status: int) -> str:
-    return str(pb.OrchestrationStatus.Name(status)).removeprefix("ORCHESTRATION_STATUS_")
+    name = pb.OrchestrationStatus.Name(status)  # type: ignore[arg-type]
+    return str(name).removeprefix("ORCHESTRATION_STATUS_")
 
 
 def status_from_name(name: str) -> int:
@@ -68,7 +70,7 @@ def optional_string(holder: object, field: str) -> str | None:
     return str(getattr(holder, field).value)
 
 
-def new_event(moment: datetime, event_id: int = -1, **event: object) -> pb.HistoryEvent:
+def new_event(moment: datetime, event_id: int = -1, **event: Any) -> pb.HistoryEvent:
     return pb.HistoryEvent(eventId=event_id, timestamp=timestamp(moment), **event)
 
 
@@ -93,7 +95,9 @@ def execution_resumed(moment: datetime, reason: str | None) -> pb.HistoryEvent:
 def execution_terminated(moment: datetime, output: str | None, recurse: bool) -> pb.HistoryEvent:
     return new_event(
         moment,
-        executionTerminated=pb.ExecutionTerminatedEvent(input=string_value(output), recurse=recurse),
+        executionTerminated=pb.ExecutionTerminatedEvent(
+            input=string_value(output), recurse=recurse
+        ),
     )
 
 

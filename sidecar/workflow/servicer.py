@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, wrappers_pb2
 
 from sidecar.errors import invalid_argument, translated
 from sidecar.workflow import history as h
@@ -20,7 +20,7 @@ def _state(instance: Instance, with_payloads: bool) -> pb.GetInstanceResponse:
     return pb.GetInstanceResponse(exists=True, workflowState=instance.to_state(with_payloads))
 
 
-class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):  # type: ignore[misc]
+class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     def __init__(self, engine: WorkflowEngine) -> None:
         self.engine = engine
 
@@ -108,7 +108,9 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):  # type: ignore[mi
             )
         else:
             count = self.engine.purge(request.instanceId, request.recursive, request.force)
-        return pb.PurgeInstancesResponse(deletedInstanceCount=count, isComplete={"value": True})
+        return pb.PurgeInstancesResponse(
+            deletedInstanceCount=count, isComplete=wrappers_pb2.BoolValue(value=True)
+        )
 
     async def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: Context) -> Any:
         async for item in self.engine.work_items(

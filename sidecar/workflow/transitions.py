@@ -336,7 +336,8 @@ def _report_to_parent(
     else:
         details = failure or pb.TaskFailureDetails(
             errorType="WorkflowTerminated" if status == h.TERMINATED else "WorkflowFailed",
-            errorMessage=f"child workflow '{instance.instance_id}' ended as {h.status_name(status)}",
+            errorMessage=f"child workflow '{instance.instance_id}' ended as "
+            f"{h.status_name(status)}",
         )
         event = h.new_event(
             now,

@@ -1,0 +1,125 @@
+"""Real processes for tests: the sidecar started as `python -m sidecar`, killable with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import empty_pb2
+
+from sidecar.workflow.protos import pb_grpc
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(
+    probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """Polls `probe` until it returns something truthy, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what or probe}")
+        time.sleep(interval)
+
+
+@dataclass
+class SidecarProcess:
+    """One embedded sidecar process; `kill()` is a real `kill -9`."""
+
+    data_dir: Path
+    app_id: str = "test-app"
+    grpc_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def start(self) -> SidecarProcess:
+        self.log_path = self.data_dir / f"{self.app_id}-sidecar.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sidecar",
+                "--app-id",
+                self.app_id,
+                "--dapr-grpc-port",
+                str(self.grpc_port),
+                "--dapr-http-port",
+                str(self.http_port),
+                "--data-dir",
+                str(self.data_dir),
+                *self.extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+        )
+        log.close()
+        wait_until(self._ready, timeout=30, what=f"sidecar on {self.address}")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"sidecar exited with {self.process.returncode}: {self.logs()}")
+        try:
+            with grpc.insecure_channel(self.address) as channel:
+                stub = pb_grpc.TaskHubSidecarServiceStub(channel)
+                stub.Hello(empty_pb2.Empty(), timeout=1)
+            return True
+        except grpc.RpcError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> SidecarProcess:
+        self.kill()
+        return self.start()
+
+    def logs(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+
+def stub_for(address: str) -> Any:
+    return pb_grpc.TaskHubSidecarServiceStub(grpc.insecure_channel(address))
