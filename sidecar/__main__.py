@@ -6,6 +6,8 @@ import asyncio
 import sys
 
 from sidecar import config, logs
+from sidecar.pubsub.routing import RuleError
+from sidecar.resources.loader import ResourceError
 from sidecar.server import serve
 
 
@@ -14,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.app_id)
     try:
         asyncio.run(serve(settings))
-    except OSError as error:
+    except (OSError, ResourceError, RuleError) as error:
         print(f"sidecar: {error}", file=sys.stderr)
         return 1
     return 0

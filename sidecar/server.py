@@ -1,16 +1,26 @@
-"""Assembles the sidecar: the gRPC server with its services, and the small HTTP endpoint."""
+"""Assembles the sidecar: resources, the gRPC server with its services, the HTTP endpoint,
+and the connection to the app's callback server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+from typing import Any
 
 import grpc
 from aiohttp import web
+from dapr.proto.runtime.v1 import appcallback_pb2, appcallback_pb2_grpc, metadata_pb2
+from google.protobuf import empty_pb2, json_format
 
 from sidecar.config import SidecarConfig
+from sidecar.pubsub.service import PubSubService, app_subscriptions
+from sidecar.resources.loader import load_resources
+from sidecar.runtime.auth import TOKEN_HEADER, ApiTokenInterceptor, token_matches
+from sidecar.runtime.servicer import DaprRuntimeServicer, runtime_api_handler
+from sidecar.state.service import StateService
 from sidecar.workflow.engine import EngineSettings, WorkflowEngine
 from sidecar.workflow.protos import pb_grpc
 from sidecar.workflow.servicer import TaskHubServicer
@@ -18,6 +28,7 @@ from sidecar.workflow.store import WorkflowStore
 
 log = logging.getLogger("sidecar")
 
+RUNTIME_VERSION = "embedded-0.1.0"
 # Room above --max-body-size so that an oversized request reaches the handlers, which
 # refuse it with a message naming the limit instead of gRPC's bare transport error.
 _TRANSPORT_SLACK = 1024 * 1024
@@ -26,6 +37,9 @@ _TRANSPORT_SLACK = 1024 * 1024
 class Sidecar:
     def __init__(self, config: SidecarConfig) -> None:
         self.config = config
+        self.api_token = os.environ.get("DAPR_API_TOKEN") or None
+        self.app_token = os.environ.get("APP_API_TOKEN") or None
+        self.resources = load_resources(config.resources_paths, config.app_id)
         self.store = WorkflowStore(config.database, config.sqlite_synchronous)
         self.engine = WorkflowEngine(
             self.store,
@@ -34,47 +48,130 @@ class Sidecar:
             ),
             app_id=config.app_id,
         )
+        self.state = StateService(self.resources, config.app_id, config.data_dir)
+        self.pubsub = PubSubService(
+            self.resources,
+            config.app_id,
+            owner=f"{config.app_id}@{config.listen_address}:{config.grpc_port}",
+            data_dir=config.data_dir,
+            synchronous=config.sqlite_synchronous,
+        )
+        self.stopped = asyncio.Event()
+        self.stop_requested = asyncio.Event()
         limit = config.max_body_bytes + _TRANSPORT_SLACK
         self.grpc_server = grpc.aio.server(
+            interceptors=[ApiTokenInterceptor(self.api_token)] if self.api_token else [],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
         pb_grpc.add_TaskHubSidecarServiceServicer_to_server(
             TaskHubServicer(self.engine), self.grpc_server
         )
+        runtime = DaprRuntimeServicer(
+            config.app_id, self.pubsub, self.state, self.metadata, self.stop_requested.set
+        )
+        self.grpc_server.add_generic_rpc_handlers((runtime_api_handler(runtime),))
         self._http_runner: web.AppRunner | None = None
-        self.stopped = asyncio.Event()
+        self._app_channel: grpc.aio.Channel | None = None
+        self._app_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         address = f"{self.config.listen_address}:{self.config.grpc_port}"
         if self.grpc_server.add_insecure_port(address) == 0:
             raise OSError(f"cannot listen on {address}")
         await self.engine.start()
+        await self.pubsub.start()
         await self.grpc_server.start()
         self._http_runner = web.AppRunner(self._http_app(), access_log=None)
         await self._http_runner.setup()
         site = web.TCPSite(self._http_runner, self.config.listen_address, self.config.http_port)
         await site.start()
+        if self.config.app_port is not None:
+            self._app_task = asyncio.create_task(self._connect_app(), name="app-connection")
         log.info(
             "sidecar ready",
             extra={
-                "app_id": self.config.app_id,
                 "grpc_port": self.config.grpc_port,
                 "http_port": self.config.http_port,
                 "database": str(self.config.database),
+                "components": [c.name for c in self.resources.components],
             },
         )
 
     async def stop(self) -> None:
+        if self._app_task is not None:
+            self._app_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._app_task
+        await self.pubsub.stop()
         await self.engine.stop()
         await self.grpc_server.stop(grace=2)
+        if self._app_channel is not None:
+            await self._app_channel.close()
         if self._http_runner is not None:
             await self._http_runner.cleanup()
+        self.state.close()
         self.store.close()
         self.stopped.set()
+
+    async def _connect_app(self) -> None:
+        """Asks the app for its subscriptions, waiting for it to come up, then delivers."""
+        self._app_channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.config.app_port}")
+        stub = appcallback_pb2_grpc.AppCallbackStub(self._app_channel)
+        metadata = ((TOKEN_HEADER, self.app_token),) if self.app_token else ()
+        delay = 0.02
+        while True:
+            try:
+                response = await stub.ListTopicSubscriptions(
+                    empty_pb2.Empty(), timeout=5, metadata=metadata
+                )
+                break
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    response = appcallback_pb2.ListTopicSubscriptionsResponse()
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        log.info("app connected", extra={"app_port": self.config.app_port})
+        self.pubsub.start_delivery(stub, self.app_token, app_subscriptions(response))
+
+    def metadata(self) -> metadata_pb2.GetMetadataResponse:
+        response = metadata_pb2.GetMetadataResponse(
+            id=self.config.app_id,
+            runtime_version=RUNTIME_VERSION,
+            registered_components=[
+                metadata_pb2.RegisteredComponents(name=c.name, type=c.type, version=c.version)
+                for c in self.resources.components
+            ],
+            subscriptions=[
+                metadata_pb2.PubsubSubscription(
+                    pubsub_name=s.pubsub,
+                    topic=s.topic,
+                    dead_letter_topic=s.dead_letter_topic,
+                    rules=metadata_pb2.PubsubSubscriptionRules(
+                        rules=[
+                            metadata_pb2.PubsubSubscriptionRule(match=r.match, path=r.path)
+                            for r in s.rules
+                        ]
+                    ),
+                    type=metadata_pb2.DECLARATIVE
+                    if s in self.resources.subscriptions
+                    else metadata_pb2.PROGRAMMATIC,
+                )
+                for s in self.pubsub.subscriptions
+            ],
+            extended_metadata={
+                f"workflow.{key}": str(value) for key, value in self.engine.stats().items()
+            },
+        )
+        if self.config.app_port is not None:
+            response.app_connection_properties.port = self.config.app_port
+            response.app_connection_properties.protocol = self.config.app_protocol
+            response.app_connection_properties.channel_address = "127.0.0.1"
+        return response
 
     def _http_app(self) -> web.Application:
         app = web.Application()
@@ -82,14 +179,15 @@ class Sidecar:
         async def healthz(_: web.Request) -> web.Response:
             return web.Response(status=204)
 
-        async def metadata(_: web.Request) -> web.Response:
-            return web.json_response(
-                {
-                    "id": self.config.app_id,
-                    "runtimeVersion": "embedded",
-                    "extended": {"workflow": self.engine.stats()},
-                }
-            )
+        async def metadata(request: web.Request) -> web.Response:
+            if self.api_token and not token_matches(
+                self.api_token, request.headers.get(TOKEN_HEADER)
+            ):
+                return web.json_response(
+                    {"errorCode": "ERR_UNAUTHORIZED", "message": "invalid api token"}, status=401
+                )
+            body: dict[str, Any] = json_format.MessageToDict(self.metadata())
+            return web.json_response(body)
 
         app.router.add_get("/v1.0/healthz", healthz)
         app.router.add_get("/v1.0/healthz/outbound", healthz)
@@ -101,10 +199,9 @@ async def serve(config: SidecarConfig) -> None:
     sidecar = Sidecar(config)
     await sidecar.start()
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+            loop.add_signal_handler(sig, sidecar.stop_requested.set)
+    await sidecar.stop_requested.wait()
     log.info("sidecar stopping")
     await sidecar.stop()

@@ -1,0 +1,283 @@
+"""The durable message store behind `pubsub.sqlite` (and, in memory, `pubsub.in-memory`).
+
+A publish commits the message and one delivery row per consumer group (app id) that
+subscribes to the topic, in one transaction, so every app gets its own copy. Sidecars of
+the same app id compete for a group's deliveries by leasing rows; a lease that outlives
+its sidecar expires and the row is delivered again (at-least-once). Several sidecar
+processes share one database file in WAL mode; each registers a UDP "doorbell" port so a
+publisher can wake the consumers at once instead of waiting for their next poll.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sidecar.pubsub.routing import topic_matches
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    pubsub       TEXT NOT NULL,
+    topic        TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    body         BLOB NOT NULL,
+    published_at REAL NOT NULL
+);
+-- Which consumer groups (app ids) receive which topics; a pattern may hold wildcards.
+CREATE TABLE IF NOT EXISTS consumers (
+    pubsub        TEXT NOT NULL,
+    topic_pattern TEXT NOT NULL,
+    app_id        TEXT NOT NULL,
+    registered_at REAL NOT NULL,
+    PRIMARY KEY (pubsub, topic_pattern, app_id)
+);
+-- One row per (message, consumer group) until the app acknowledges it.
+CREATE TABLE IF NOT EXISTS deliveries (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id      INTEGER NOT NULL,
+    app_id          TEXT NOT NULL,
+    topic_pattern   TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    lease_owner     TEXT,
+    lease_until     REAL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (app_id, next_attempt_at);
+CREATE TABLE IF NOT EXISTS doorbells (
+    owner   TEXT PRIMARY KEY,
+    app_id  TEXT NOT NULL,
+    port    INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: int
+    message_id: int
+    topic: str
+    topic_pattern: str
+    content_type: str
+    body: bytes
+    attempts: int
+
+
+class Broker:
+    def __init__(
+        self,
+        pubsub: str,
+        path: Path | None,
+        synchronous: str = "NORMAL",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.pubsub = pubsub
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30,
+        )
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA)
+        self._clock = clock
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _transaction(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def register_consumers(self, app_id: str, topic_patterns: Iterable[str]) -> None:
+        """Makes `app_id`'s set of subscribed topics exactly `topic_patterns`."""
+        patterns = sorted(set(topic_patterns))
+        db = self._transaction()
+        try:
+            db.execute(
+                "DELETE FROM consumers WHERE pubsub = ? AND app_id = ? "
+                f"AND topic_pattern NOT IN ({','.join('?' * len(patterns))})",
+                (self.pubsub, app_id, *patterns),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO consumers (pubsub, topic_pattern, app_id, registered_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(self.pubsub, pattern, app_id, self._clock()) for pattern in patterns],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def register_doorbell(self, owner: str, app_id: str, port: int) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO doorbells (owner, app_id, port) VALUES (?, ?, ?)",
+            (owner, app_id, port),
+        )
+
+    def publish(self, topic: str, content_type: str, body: bytes) -> list[int]:
+        """Commits one message; returns the doorbell ports of the groups that receive it."""
+        return self.publish_many(topic, [(content_type, body)])
+
+    def publish_many(self, topic: str, messages: list[tuple[str, bytes]]) -> list[int]:
+        db = self._transaction()
+        try:
+            apps = self._insert_messages(db, topic, messages)
+            ports = self._doorbells(db, apps)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return ports
+
+    def _insert_messages(
+        self, db: sqlite3.Connection, topic: str, messages: list[tuple[str, bytes]]
+    ) -> set[str]:
+        now = self._clock()
+        groups = [
+            (app_id, pattern)
+            for app_id, pattern in db.execute(
+                "SELECT app_id, topic_pattern FROM consumers WHERE pubsub = ?", (self.pubsub,)
+            )
+            if topic_matches(pattern, topic)
+        ]
+        for content_type, body in messages:
+            cursor = db.execute(
+                "INSERT INTO messages (pubsub, topic, content_type, body, published_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self.pubsub, topic, content_type, body, now),
+            )
+            db.executemany(
+                "INSERT INTO deliveries (message_id, app_id, topic_pattern, next_attempt_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(cursor.lastrowid, app_id, pattern, now) for app_id, pattern in groups],
+            )
+        return {app_id for app_id, _ in groups}
+
+    @staticmethod
+    def _doorbells(db: sqlite3.Connection, apps: set[str]) -> list[int]:
+        return [
+            port
+            for app_id, port in db.execute("SELECT app_id, port FROM doorbells")
+            if app_id in apps
+        ]
+
+    def claim(self, app_id: str, owner: str, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Leases up to `limit` due deliveries of `app_id` to `owner`."""
+        if limit <= 0:
+            return []
+        now = self._clock()
+        db = self._transaction()
+        try:
+            rows = db.execute(
+                "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN ("
+                "  SELECT id FROM deliveries WHERE app_id = ? AND next_attempt_at <= ? "
+                "  AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?"
+                ") RETURNING id, message_id, topic_pattern, attempts",
+                (owner, now + lease_seconds, app_id, now, now, limit),
+            ).fetchall()
+            deliveries = []
+            for delivery_id, message_id, pattern, attempts in sorted(rows):
+                message = db.execute(
+                    "SELECT topic, content_type, body FROM messages WHERE id = ?", (message_id,)
+                ).fetchone()
+                if message is None:
+                    db.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+                    continue
+                deliveries.append(
+                    Delivery(
+                        delivery_id,
+                        message_id,
+                        message[0],
+                        pattern,
+                        message[1],
+                        bytes(message[2]),
+                        attempts,
+                    )
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return deliveries
+
+    def next_due(self, app_id: str) -> float | None:
+        """When the earliest not-leased delivery of `app_id` becomes due, if any."""
+        now = self._clock()
+        row = self._db.execute(
+            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at "
+            "THEN lease_until ELSE next_attempt_at END) FROM deliveries WHERE app_id = ?",
+            (app_id,),
+        ).fetchone()
+        return None if row[0] is None else max(float(row[0]), now)
+
+    def acknowledge(self, delivery_ids: list[int]) -> None:
+        """Deletes delivered rows (and their messages once no group still needs them)."""
+        if not delivery_ids:
+            return
+        db = self._transaction()
+        try:
+            self._delete_deliveries(db, delivery_ids)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def retry_later(self, delivery_id: int, delay: float) -> None:
+        self._db.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
+            "lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            (self._clock() + delay, delivery_id),
+        )
+
+    def dead_letter(
+        self, delivery_id: int, dead_letter_topic: str, content_type: str, body: bytes
+    ) -> list[int]:
+        """Moves a delivery to the dead-letter topic in one transaction; returns doorbells."""
+        db = self._transaction()
+        try:
+            self._delete_deliveries(db, [delivery_id])
+            apps = self._insert_messages(db, dead_letter_topic, [(content_type, body)])
+            ports = self._doorbells(db, apps)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return ports
+
+    def release_owner(self, owner: str) -> None:
+        """Frees the leases a previous incarnation of this sidecar held."""
+        self._db.execute(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+            (owner,),
+        )
+
+    def pending(self, app_id: str) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE app_id = ?", (app_id,)
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _delete_deliveries(db: sqlite3.Connection, delivery_ids: list[int]) -> None:
+        marks = ",".join("?" * len(delivery_ids))
+        message_ids = [
+            row[0]
+            for row in db.execute(
+                f"SELECT DISTINCT message_id FROM deliveries WHERE id IN ({marks})", delivery_ids
+            )
+        ]
+        db.execute(f"DELETE FROM deliveries WHERE id IN ({marks})", delivery_ids)
+        for message_id in message_ids:
+            db.execute(
+                "DELETE FROM messages WHERE id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM deliveries WHERE message_id = ?)",
+                (message_id, message_id),
+            )

@@ -1,0 +1,209 @@
+"""Delivers one pub/sub component's messages to the app through `AppCallback.OnTopicEvent`.
+
+The loop leases due deliveries from the broker, routes each one (rules, default route),
+calls the app, and records the outcome: SUCCESS acknowledges; RETRY, an error or a timeout
+schedules a redelivery with backoff (the Resiliency inbound retry policy of the component,
+or `DEFAULT_RETRY`); DROP, no matching route, or exhausted retries send the message to the
+subscription's dead-letter topic, or, without one, drop it with a warning naming the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from dapr.proto.runtime.v1 import appcallback_pb2
+
+from sidecar.pubsub.broker import Broker, Delivery
+from sidecar.pubsub.envelope import routing_view, topic_event_request, unwrap
+from sidecar.pubsub.routing import Router
+from sidecar.resources.model import RetryPolicy, Subscription
+
+log = logging.getLogger("sidecar.pubsub")
+
+DEFAULT_RETRY = RetryPolicy(
+    policy="exponential", duration_seconds=0.25, max_interval_seconds=10.0, max_retries=8
+)
+SUCCESS = appcallback_pb2.TopicEventResponse.SUCCESS
+RETRY = appcallback_pb2.TopicEventResponse.RETRY
+DROP = appcallback_pb2.TopicEventResponse.DROP
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    retry: RetryPolicy = DEFAULT_RETRY
+    timeout_seconds: float = 60.0
+    max_concurrency: int = 64
+    lease_seconds: float = 90.0
+    poll_seconds: float = 0.5
+
+
+class TopicEventCaller:
+    """What the loop needs of the app: one `OnTopicEvent` call."""
+
+    def __init__(self, stub: object, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._stub = stub
+        self._metadata = metadata
+
+    async def __call__(
+        self, request: appcallback_pb2.TopicEventRequest, deadline_seconds: float
+    ) -> appcallback_pb2.TopicEventResponse:
+        response: appcallback_pb2.TopicEventResponse = await self._stub.OnTopicEvent(  # type: ignore[attr-defined]
+            request, timeout=deadline_seconds, metadata=self._metadata
+        )
+        return response
+
+
+class DeliveryLoop:
+    def __init__(
+        self,
+        broker: Broker,
+        app_id: str,
+        owner: str,
+        subscriptions: list[Subscription],
+        call_app: TopicEventCaller,
+        settings: DeliverySettings,
+        ring: Callable[[list[int]], None],
+    ) -> None:
+        self.broker = broker
+        self.app_id = app_id
+        self.owner = owner
+        self.settings = settings
+        self._call_app = call_app
+        self._ring = ring
+        self._subscriptions = {s.topic: s for s in subscriptions}
+        self._routers = {s.topic: Router.for_subscription(s) for s in subscriptions}
+        self._limits = {
+            s.topic: asyncio.Semaphore(_concurrency(s, settings)) for s in subscriptions
+        }
+        self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slot_free = asyncio.Event()
+        self.delivered = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        self.broker.register_consumers(self.app_id, self._subscriptions)
+        self.broker.release_owner(self.owner)
+        try:
+            while True:
+                self._wake.clear()
+                room = self.settings.max_concurrency - len(self._in_flight)
+                claimed = self.broker.claim(
+                    self.app_id, self.owner, room, self.settings.lease_seconds
+                )
+                for delivery in claimed:
+                    task = asyncio.create_task(self._deliver(delivery))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._finished)
+                if len(claimed) == room:
+                    self._slot_free.clear()
+                    await self._slot_free.wait()
+                    continue
+                await self._sleep_until_due()
+        finally:
+            for task in list(self._in_flight):
+                task.cancel()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slot_free.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
+
+    async def _sleep_until_due(self) -> None:
+        """Waits for a doorbell, a local publish, or the next retry falling due."""
+        due = self.broker.next_due(self.app_id)
+        timeout = self.settings.poll_seconds
+        if due is not None:
+            timeout = min(timeout, max(0.0, due - time.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        subscription = self._subscriptions.get(delivery.topic_pattern)
+        if subscription is None:
+            self.broker.retry_later(delivery.delivery_id, self.settings.lease_seconds)
+            return
+        attributes, payload = unwrap(
+            delivery.body, delivery.content_type, pubsub=self.broker.pubsub, topic=delivery.topic
+        )
+        context = {
+            "app_id": self.app_id,
+            "pubsub": self.broker.pubsub,
+            "topic": delivery.topic,
+            "message_id": attributes.get("id"),
+        }
+        path = self._routers[delivery.topic_pattern].route(routing_view(attributes, payload))
+        if path is None:
+            self._give_up(delivery, subscription, "no routing rule matched", context)
+            return
+        request = topic_event_request(attributes, payload, path)
+        async with self._limits[delivery.topic_pattern]:
+            try:
+                response = await self._call_app(request, self.settings.timeout_seconds)
+                status = response.status
+                reason = "the app answered RETRY"
+            except grpc.aio.AioRpcError as error:
+                status = RETRY
+                reason = f"the app call failed: {error.code().name} {error.details()}"
+        if status == SUCCESS:
+            self.broker.acknowledge([delivery.delivery_id])
+            self.delivered += 1
+        elif status == DROP:
+            self._give_up(delivery, subscription, "the app answered DROP", context)
+        else:
+            attempts = delivery.attempts + 1
+            if self.settings.retry.gives_up_after(attempts):
+                self._give_up(
+                    delivery, subscription, f"retries exhausted after {attempts}: {reason}", context
+                )
+                return
+            delay = self.settings.retry.delay(attempts)
+            log.info(
+                "message will be redelivered",
+                extra={**context, "attempt": attempts, "delay_s": delay, "reason": reason},
+            )
+            self.broker.retry_later(delivery.delivery_id, delay)
+
+    def _give_up(
+        self,
+        delivery: Delivery,
+        subscription: Subscription,
+        reason: str,
+        context: dict[str, object],
+    ) -> None:
+        if subscription.dead_letter_topic:
+            ports = self.broker.dead_letter(
+                delivery.delivery_id,
+                subscription.dead_letter_topic,
+                delivery.content_type,
+                delivery.body,
+            )
+            log.warning(
+                "message sent to the dead-letter topic",
+                extra={
+                    **context,
+                    "dead_letter_topic": subscription.dead_letter_topic,
+                    "reason": reason,
+                },
+            )
+            self._ring(ports)
+            return
+        self.broker.acknowledge([delivery.delivery_id])
+        log.warning(
+            "message dropped: the subscription has no dead-letter topic",
+            extra={**context, "reason": reason},
+        )
+
+
+def _concurrency(subscription: Subscription, settings: DeliverySettings) -> int:
+    value = subscription.metadata.get("maxConcurrentHandlers")
+    return int(value) if value and value.isdigit() and int(value) > 0 else settings.max_concurrency

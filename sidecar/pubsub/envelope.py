@@ -1,0 +1,172 @@
+"""CloudEvents as daprd makes them: the envelope on publish, the request on delivery.
+
+Built and parsed with the `cloudevents` SDK. On publish, data is wrapped in a CloudEvent
+1.0 (`source` = app id, `type` com.dapr.event.sent, `topic`, `pubsubname`, trace
+fields); data sent as `application/cloudevents+json` is kept and completed; `rawPayload`
+skips the envelope, and such messages are wrapped on delivery as daprd does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.conversion import to_json
+from cloudevents.http import CloudEvent, from_json
+from dapr.proto.runtime.v1 import appcallback_pb2
+from google.protobuf import struct_pb2
+
+EVENT_TYPE = "com.dapr.event.sent"
+DEFAULT_CONTENT_TYPE = "text/plain"
+CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json"
+RAW_CONTENT_TYPE = "application/octet-stream"
+
+_ENVELOPE_ATTRIBUTES = {"id", "source", "type", "specversion", "datacontenttype", "data"}
+
+
+class EnvelopeError(ValueError):
+    """A publish whose payload claims to be a CloudEvent and is not one."""
+
+
+def is_json_content_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _is_text(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("text/") or media in {"application/xml"} or media.endswith("+xml")
+
+
+def new_traceparent() -> str:
+    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+
+
+def wrap(
+    data: bytes,
+    content_type: str,
+    *,
+    app_id: str,
+    pubsub: str,
+    topic: str,
+    metadata: dict[str, str],
+) -> tuple[bytes, str]:
+    """The bytes stored for one published message, and their content type."""
+    if metadata.get("rawPayload", "").lower() == "true":
+        return data, content_type or RAW_CONTENT_TYPE
+    content_type = content_type or DEFAULT_CONTENT_TYPE
+    if content_type.split(";", 1)[0].strip().lower() == CLOUDEVENT_CONTENT_TYPE:
+        try:
+            event = from_json(data)
+        except Exception as error:  # the SDK raises several types for bad input
+            raise EnvelopeError(f"data is not a valid CloudEvent: {error}") from None
+    else:
+        event = CloudEvent(
+            {
+                "id": str(uuid.uuid4()),
+                "source": app_id,
+                "type": EVENT_TYPE,
+                "datacontenttype": content_type,
+            },
+            _decode_data(data, content_type),
+        )
+    attributes = event.get_attributes()
+    overrides = {
+        key.removeprefix("cloudevent."): value
+        for key, value in metadata.items()
+        if key.startswith("cloudevent.")
+    }
+    for key, value in overrides.items():
+        event[key] = value
+    event["topic"] = topic
+    event["pubsubname"] = pubsub
+    if "time" not in attributes:
+        event["time"] = datetime.now(UTC).isoformat()
+    traceparent = attributes.get("traceparent") or new_traceparent()
+    event["traceparent"] = traceparent
+    event["traceid"] = attributes.get("traceid", traceparent)
+    event["tracestate"] = attributes.get("tracestate", "")
+    return to_json(event), CLOUDEVENT_CONTENT_TYPE
+
+
+def _decode_data(data: bytes, content_type: str) -> Any:
+    if is_json_content_type(content_type):
+        try:
+            return json.loads(data)
+        except ValueError:
+            return data.decode("utf-8", errors="replace")
+    if _is_text(content_type):
+        return data.decode("utf-8", errors="replace")
+    return data
+
+
+def unwrap(
+    stored: bytes, content_type: str, *, pubsub: str, topic: str
+) -> tuple[dict[str, Any], bytes]:
+    """A stored message as (CloudEvent attributes, data bytes) for delivery and routing."""
+    if content_type != CLOUDEVENT_CONTENT_TYPE:
+        attributes: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "source": "",
+            "type": EVENT_TYPE,
+            "specversion": "1.0",
+            "datacontenttype": content_type,
+            "topic": topic,
+            "pubsubname": pubsub,
+        }
+        return attributes, stored
+    event = from_json(stored)
+    attributes = dict(event.get_attributes())
+    data = event.data
+    attributes_content_type = str(attributes.get("datacontenttype") or "")
+    if isinstance(data, bytes):
+        payload = data
+    elif isinstance(data, str) and not is_json_content_type(attributes_content_type):
+        payload = data.encode()
+    elif data is None:
+        payload = b""
+    else:
+        payload = json.dumps(data, separators=(",", ":")).encode()
+    return attributes, payload
+
+
+def routing_view(attributes: dict[str, Any], payload: bytes) -> dict[str, Any]:
+    """The `event` variable that routing rules (CEL) see: attributes plus parsed data."""
+    view = dict(attributes)
+    content_type = str(attributes.get("datacontenttype") or "")
+    if is_json_content_type(content_type):
+        try:
+            view["data"] = json.loads(payload) if payload else None
+        except ValueError:
+            view["data"] = payload.decode("utf-8", errors="replace")
+    else:
+        view["data"] = payload.decode("utf-8", errors="replace")
+    return view
+
+
+def topic_event_request(
+    attributes: dict[str, Any], payload: bytes, path: str
+) -> appcallback_pb2.TopicEventRequest:
+    extensions = struct_pb2.Struct()
+    extensions.update(
+        {
+            key: value
+            for key, value in attributes.items()
+            if key not in _ENVELOPE_ATTRIBUTES and key not in {"topic", "pubsubname"}
+        }
+    )
+    return appcallback_pb2.TopicEventRequest(
+        id=str(attributes.get("id", "")),
+        source=str(attributes.get("source", "")),
+        type=str(attributes.get("type", "")),
+        spec_version=str(attributes.get("specversion", "1.0")),
+        data_content_type=str(attributes.get("datacontenttype", "")),
+        data=payload,
+        topic=str(attributes.get("topic", "")),
+        pubsub_name=str(attributes.get("pubsubname", "")),
+        path=path,
+        extensions=extensions,
+    )

@@ -1,0 +1,246 @@
+"""`dapr.proto.runtime.v1.Dapr`: the subset of daprd's runtime API the apps use.
+
+Publish (single and bulk), state (get, bulk get, save, delete, bulk delete, transaction),
+metadata and shutdown.
+Every other method answers UNIMPLEMENTED saying so (see `runtime_api_handler`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from dapr.proto.common.v1 import common_pb2
+from dapr.proto.runtime.v1 import dapr_pb2, metadata_pb2, pubsub_pb2, state_pb2
+from google.protobuf import empty_pb2, message_factory
+
+from sidecar.errors import SidecarError, invalid_argument, translated
+from sidecar.pubsub.service import PubSubService
+from sidecar.state.service import NamedStore, StateService
+from sidecar.state.store import EtagMismatch, Write
+
+Context = Any
+FIRST_WRITE = common_pb2.StateOptions.CONCURRENCY_FIRST_WRITE
+
+IMPLEMENTED = frozenset(
+    {
+        "PublishEvent",
+        "BulkPublishEvent",
+        "BulkPublishEventAlpha1",
+        "GetState",
+        "GetBulkState",
+        "SaveState",
+        "DeleteState",
+        "DeleteBulkState",
+        "ExecuteStateTransaction",
+        "GetMetadata",
+        "Shutdown",
+    }
+)
+
+
+def _ttl(metadata: Any) -> float | None:
+    value = metadata.get("ttlInSeconds")
+    if value is None:
+        return None
+    try:
+        ttl = float(value)
+    except ValueError:
+        raise invalid_argument(f"ttlInSeconds must be a number, got '{value}'") from None
+    return None if ttl < 0 else ttl
+
+
+def _write(item: common_pb2.StateItem, prefixed_key: str, delete: bool) -> Write:
+    if not item.key:
+        raise invalid_argument("a state key must not be empty", "ERR_MALFORMED_REQUEST")
+    return Write(
+        key=prefixed_key,
+        value=None if delete else item.value,
+        etag=item.etag.value if item.HasField("etag") else None,
+        first_write=item.options.concurrency == FIRST_WRITE,
+        ttl_seconds=_ttl(item.metadata),
+    )
+
+
+def _etag_aborted(error: EtagMismatch) -> SidecarError:
+    return SidecarError(grpc.StatusCode.ABORTED, "ERR_STATE_SAVE", str(error))
+
+
+class DaprRuntimeServicer:
+    def __init__(
+        self,
+        app_id: str,
+        pubsub: PubSubService,
+        state: StateService,
+        metadata: Callable[[], metadata_pb2.GetMetadataResponse],
+        shutdown: Callable[[], None],
+    ) -> None:
+        self.app_id = app_id
+        self.pubsub = pubsub
+        self.state = state
+        self._metadata = metadata
+        self._shutdown = shutdown
+
+    @translated
+    async def PublishEvent(
+        self, request: pubsub_pb2.PublishEventRequest, context: Context
+    ) -> empty_pb2.Empty:
+        self.pubsub.publish(
+            request.pubsub_name,
+            request.topic,
+            request.data,
+            request.data_content_type,
+            dict(request.metadata),
+        )
+        return empty_pb2.Empty()
+
+    @translated
+    async def BulkPublishEvent(
+        self, request: pubsub_pb2.BulkPublishRequest, context: Context
+    ) -> pubsub_pb2.BulkPublishResponse:
+        common = dict(request.metadata)
+        self.pubsub.publish_many(
+            request.pubsub_name,
+            request.topic,
+            [
+                (entry.event, entry.content_type, {**common, **dict(entry.metadata)})
+                for entry in request.entries
+            ],
+        )
+        return pubsub_pb2.BulkPublishResponse()
+
+    BulkPublishEventAlpha1 = BulkPublishEvent
+
+    @translated
+    async def GetState(
+        self, request: state_pb2.GetStateRequest, context: Context
+    ) -> state_pb2.GetStateResponse:
+        named = self.state.get(request.store_name)
+        entry = named.store.get(named.key(request.key))
+        if entry is None:
+            return state_pb2.GetStateResponse()
+        return state_pb2.GetStateResponse(data=entry.value, etag=entry.etag)
+
+    @translated
+    async def GetBulkState(
+        self, request: state_pb2.GetBulkStateRequest, context: Context
+    ) -> state_pb2.GetBulkStateResponse:
+        named = self.state.get(request.store_name)
+        items = []
+        for key in request.keys:
+            entry = named.store.get(named.key(key))
+            items.append(
+                state_pb2.BulkStateItem(key=key)
+                if entry is None
+                else state_pb2.BulkStateItem(key=key, data=entry.value, etag=entry.etag)
+            )
+        return state_pb2.GetBulkStateResponse(items=items)
+
+    @translated
+    async def SaveState(
+        self, request: state_pb2.SaveStateRequest, context: Context
+    ) -> empty_pb2.Empty:
+        named = self.state.get(request.store_name)
+        self._apply(named, [_write(i, named.key(i.key), delete=False) for i in request.states])
+        return empty_pb2.Empty()
+
+    @translated
+    async def DeleteState(
+        self, request: state_pb2.DeleteStateRequest, context: Context
+    ) -> empty_pb2.Empty:
+        named = self.state.get(request.store_name)
+        item = common_pb2.StateItem(key=request.key, options=request.options)
+        if request.HasField("etag"):
+            item.etag.CopyFrom(request.etag)
+        self._apply(named, [_write(item, named.key(request.key), delete=True)])
+        return empty_pb2.Empty()
+
+    @translated
+    async def DeleteBulkState(
+        self, request: state_pb2.DeleteBulkStateRequest, context: Context
+    ) -> empty_pb2.Empty:
+        named = self.state.get(request.store_name)
+        self._apply(named, [_write(i, named.key(i.key), delete=True) for i in request.states])
+        return empty_pb2.Empty()
+
+    @translated
+    async def ExecuteStateTransaction(
+        self, request: state_pb2.ExecuteStateTransactionRequest, context: Context
+    ) -> empty_pb2.Empty:
+        named = self.state.get(request.storeName)
+        writes = []
+        for index, operation in enumerate(request.operations):
+            if operation.operationType not in {"upsert", "delete"}:
+                raise invalid_argument(
+                    f"operations[{index}].operationType: '{operation.operationType}' is not "
+                    "supported (upsert, delete)",
+                    "ERR_NOT_SUPPORTED_STATE_OPERATION",
+                )
+            writes.append(
+                _write(
+                    operation.request,
+                    named.key(operation.request.key),
+                    delete=operation.operationType == "delete",
+                )
+            )
+        self._apply(named, writes)
+        return empty_pb2.Empty()
+
+    @staticmethod
+    def _apply(named: NamedStore, writes: list[Write]) -> None:
+        try:
+            named.store.apply(writes)
+        except EtagMismatch as error:
+            raise _etag_aborted(error) from None
+
+    async def GetMetadata(
+        self, request: metadata_pb2.GetMetadataRequest, context: Context
+    ) -> metadata_pb2.GetMetadataResponse:
+        return self._metadata()
+
+    async def Shutdown(
+        self, request: dapr_pb2.ShutdownRequest, context: Context
+    ) -> empty_pb2.Empty:
+        asyncio.get_running_loop().call_soon(self._shutdown)
+        return empty_pb2.Empty()
+
+
+def runtime_api_handler(servicer: DaprRuntimeServicer) -> grpc.GenericRpcHandler:
+    """The Dapr service: the servicer's methods, and a clear UNIMPLEMENTED for the rest.
+
+    Built from the service descriptor rather than the generated `add_DaprServicer_to_server`,
+    whose stubs answer a bare "Method not implemented!".
+    """
+    service = dapr_pb2.DESCRIPTOR.services_by_name["Dapr"]
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in service.methods:
+        request_type = message_factory.GetMessageClass(method.input_type)
+        response_type = message_factory.GetMessageClass(method.output_type)
+        behaviour = (
+            getattr(servicer, method.name) if method.name in IMPLEMENTED else _refusal(method.name)
+        )
+        kind = {
+            (False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }[(method.client_streaming, method.server_streaming)]
+        handlers[method.name] = kind(
+            behaviour,
+            request_deserializer=request_type.FromString,
+            response_serializer=response_type.SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
+def _refusal(name: str) -> Callable[..., Any]:
+    async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            f"the embedded Dapr sidecar does not implement {name}; it serves publish, state, "
+            "metadata, shutdown and workflows. Run the app under daprd for this API.",
+        )
+
+    return refuse

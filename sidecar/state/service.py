@@ -1,0 +1,70 @@
+"""The sidecar's state stores by component name, with daprd's key prefixing.
+
+daprd stores an app's key `k` as `<app-id>||k` by default (component metadata `keyPrefix`:
+`appid`, `name` for the component name, `none`, or any other string as a fixed prefix), so
+apps sharing a database do not see each other's keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from sidecar.errors import SidecarError, invalid_argument
+from sidecar.resources.model import Component, Resources
+from sidecar.state.store import StateStore
+
+
+@dataclass
+class NamedStore:
+    store: StateStore
+    prefix: str
+
+    def key(self, key: str) -> str:
+        return f"{self.prefix}||{key}" if self.prefix else key
+
+
+class StateService:
+    def __init__(self, resources: Resources, app_id: str, data_dir: Path) -> None:
+        self.stores: dict[str, NamedStore] = {}
+        for component in resources.components:
+            if component.kind == "state":
+                self.stores[component.name] = NamedStore(
+                    StateStore(
+                        component.database_path(data_dir, "state"),
+                        table=component.metadata.get("tableName", "state"),
+                    ),
+                    _prefix(component, app_id),
+                )
+
+    def get(self, name: str) -> NamedStore:
+        if not self.stores:
+            raise SidecarError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "ERR_STATE_STORE_NOT_CONFIGURED",
+                "state store is not configured: add a state component to the resources path",
+            )
+        named = self.stores.get(name)
+        if named is None:
+            raise invalid_argument(
+                f"state store {name} is not found (configured: {', '.join(sorted(self.stores))})",
+                "ERR_STATE_STORE_NOT_FOUND",
+            )
+        return named
+
+    def close(self) -> None:
+        for named in self.stores.values():
+            named.store.close()
+
+
+def _prefix(component: Component, app_id: str) -> str:
+    strategy = component.metadata.get("keyPrefix", "appid")
+    if strategy == "appid":
+        return app_id
+    if strategy == "name":
+        return component.name
+    if strategy == "none":
+        return ""
+    return strategy
