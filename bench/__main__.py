@@ -1,0 +1,230 @@
+"""`make bench`: our sidecar against durabletask's in-memory backend, same workloads, one run.
+
+Each engine runs in its own process and its SDK's worker and client in another, so neither side
+gets the other's GIL for free. Ours keeps durability on (SQLite WAL, synchronous=normal); the
+peer keeps nothing, which is the bar it sets. Results go to `.data/bench/latest.json` for docs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dapr.ext.workflow as wf
+
+from bench.workloads import (
+    CHAIN_LENGTH,
+    W1_WORKFLOWS,
+    W2_FAN_OUT,
+    W3_RUNS,
+    Orchestrator,
+    define_workflows,
+    noop,
+    run_all,
+)
+from tests.processes import SidecarProcess, free_port, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER_VENV = ROOT / ".venv-peer"
+PEER_LOCK = ROOT / "bench" / "peer-requirements.lock"
+OUT_DIR = ROOT / ".data" / "bench"
+W1_TARGET = 1.5  # our workflows/s over the peer's, at least
+W2_TARGET = 0.7  # our fan-out seconds over the peer's, at most
+PEER_TIMEOUT_S = 240
+
+Figures = dict[str, Any]
+
+
+class OurEngine:
+    def __init__(self, client: wf.DaprWorkflowClient) -> None:
+        self._client = client
+
+    def schedule(self, workflow: Orchestrator) -> str:
+        return str(self._client.schedule_new_workflow(workflow))
+
+    def wait(self, instance_id: str, timeout_s: float) -> str | None:
+        state = self._client.wait_for_workflow_completion(
+            instance_id, timeout_in_seconds=math.ceil(timeout_s)
+        )
+        return None if state is None else str(state.runtime_status.name)
+
+
+def measure_ours() -> Figures:
+    data_dir = OUT_DIR / "sidecar"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    # warn: the peer's backend logs nothing per work item either.
+    sidecar = SidecarProcess(data_dir=data_dir, app_id="bench", extra_args=["--log-level", "warn"])
+    sidecar.start()
+    try:
+        port = str(sidecar.grpc_port)
+        runtime = wf.WorkflowRuntime(host="127.0.0.1", port=port)
+        flows = define_workflows(wf.when_all)
+        runtime.register_workflow(flows.chain)
+        runtime.register_workflow(flows.fan_out)
+        runtime.register_activity(noop)
+        runtime.start()
+        client = wf.DaprWorkflowClient(host="127.0.0.1", port=port)
+        try:
+            figures = run_all(OurEngine(client), flows)
+        finally:
+            client.close()
+            runtime.shutdown()
+    finally:
+        sidecar.stop()
+    engine = "embedded sidecar, SQLite WAL synchronous=normal"
+    return {"engine": engine, **figures}
+
+
+def ensure_peer_venv() -> Path:
+    """Builds `.venv-peer` from the lock when missing or older than the lock."""
+    python = PEER_VENV / "bin" / "python"
+    stamp = PEER_VENV / ".installed"
+    if stamp.exists() and stamp.stat().st_mtime >= PEER_LOCK.stat().st_mtime:
+        return python
+    print(f"building {PEER_VENV.name} from {PEER_LOCK.relative_to(ROOT)} ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-r", str(PEER_LOCK)], check=True)
+    stamp.touch()
+    return python
+
+
+def _serving(backend: subprocess.Popen[bytes], port: int) -> bool:
+    if backend.poll() is not None:
+        raise RuntimeError(f"peer backend exited with {backend.returncode}")
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def measure_peer() -> Figures:
+    python = str(ensure_peer_venv())
+    port = str(free_port())
+    module = [python, "-m", "bench.peer_workloads"]
+    backend = subprocess.Popen([*module, "serve", "--port", port], cwd=ROOT)
+    try:
+        wait_until(lambda: _serving(backend, int(port)), what="peer backend")
+        run = subprocess.run(
+            [*module, "measure", "--port", port],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=PEER_TIMEOUT_S,
+        )
+    finally:
+        backend.terminate()
+        backend.wait(timeout=10)
+    if run.returncode != 0:
+        raise RuntimeError(f"peer workloads failed ({run.returncode}):\n{run.stderr}")
+    # Only stdout's last line is the figures; the peer worker's shutdown chatter is on stderr.
+    figures: Figures = json.loads(run.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def ratios(ours: Figures, peer: Figures) -> dict[str, float]:
+    return {
+        "w1_throughput": ours["w1"]["workflows_per_s"] / peer["w1"]["workflows_per_s"],
+        "w2_time": ours["w2"]["seconds"] / peer["w2"]["seconds"],
+        "w3_p50": ours["w3"]["p50_ms"] / peer["w3"]["p50_ms"],
+        "w3_p99": ours["w3"]["p99_ms"] / peer["w3"]["p99_ms"],
+    }
+
+
+def table(ours: Figures, peer: Figures, ratio: dict[str, float]) -> str:
+    w1_met = "met" if ratio["w1_throughput"] >= W1_TARGET else "MISSED"
+    w2_met = "met" if ratio["w2_time"] <= W2_TARGET else "MISSED"
+    rows = [
+        ("", "ours", "peer", "ours/peer", "target"),
+        (
+            f"W1 {W1_WORKFLOWS} x chain-{CHAIN_LENGTH}: workflows/s",
+            f"{ours['w1']['workflows_per_s']:.1f}",
+            f"{peer['w1']['workflows_per_s']:.1f}",
+            f"{ratio['w1_throughput']:.2f}x",
+            f">= {W1_TARGET}x ({w1_met})",
+        ),
+        (
+            "W1 activities/s",
+            f"{ours['w1']['activities_per_s']:.0f}",
+            f"{peer['w1']['activities_per_s']:.0f}",
+            "",
+            "",
+        ),
+        (
+            f"W2 fan-out {W2_FAN_OUT} (when_all): s",
+            f"{ours['w2']['seconds']:.2f}",
+            f"{peer['w2']['seconds']:.2f}",
+            f"{ratio['w2_time']:.2f}x",
+            f"<= {W2_TARGET}x ({w2_met})",
+        ),
+        (
+            f"W3 idle chain-{CHAIN_LENGTH} latency p50: ms",
+            f"{ours['w3']['p50_ms']:.1f}",
+            f"{peer['w3']['p50_ms']:.1f}",
+            f"{ratio['w3_p50']:.2f}x",
+            "",
+        ),
+        (
+            f"W3 p99 ({W3_RUNS} runs): ms",
+            f"{ours['w3']['p99_ms']:.1f}",
+            f"{peer['w3']['p99_ms']:.1f}",
+            f"{ratio['w3_p99']:.2f}x",
+            "",
+        ),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    print(f"ours: {W1_WORKFLOWS=} {CHAIN_LENGTH=} {W2_FAN_OUT=} {W3_RUNS=} ...", flush=True)
+    ours = measure_ours()
+    print("peer ...", flush=True)
+    peer = measure_peer()
+    ratio = ratios(ours, peer)
+    print()
+    print(f"ours: {ours['engine']}")
+    print(f"peer: {peer['engine']}")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    print()
+    print(table(ours, peer, ratio))
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "ours": ours,
+        "peer": peer,
+        "ratios": ratio,
+        "targets": {
+            "w1_throughput_at_least": W1_TARGET,
+            "w1_met": ratio["w1_throughput"] >= W1_TARGET,
+            "w2_time_at_most": W2_TARGET,
+            "w2_met": ratio["w2_time"] <= W2_TARGET,
+        },
+    }
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out = OUT_DIR / "latest.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {out.relative_to(ROOT)} in {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

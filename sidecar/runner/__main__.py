@@ -1,0 +1,86 @@
+"""`python -m sidecar.runner [-f dapr.yaml]`: Dapr's Multi-App Run on embedded sidecars.
+
+Exit codes: 0 after Ctrl-C/SIGTERM (or an app finishing with 0), 1 when a process died
+or did not come up, 2 when the template cannot be run (nothing was started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from sidecar.runner import plan
+from sidecar.runner.output import Sink
+from sidecar.runner.supervisor import Supervisor, Timeouts
+from sidecar.runner.template import TemplateError, load
+
+DEFAULT_FILE = "dapr.yaml"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sidecar.runner",
+        description="Run every app of a Dapr Multi-App Run template, each with its own "
+        "embedded sidecar (like `dapr run -f`).",
+    )
+    p.add_argument(
+        "-f",
+        "--run-file",
+        default=".",
+        type=Path,
+        help=f"the template, or a folder holding {DEFAULT_FILE} (default: the current folder)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the sidecars keep their SQLite files (default: .data next to the template)",
+    )
+    p.add_argument(
+        "--sidecar-timeout",
+        type=float,
+        default=30.0,
+        help="seconds for a sidecar to answer on its ports (default: 30)",
+    )
+    p.add_argument(
+        "--app-timeout",
+        type=float,
+        default=60.0,
+        help="seconds for an app with an appPort to accept connections (default: 60)",
+    )
+    p.add_argument(
+        "--grace-period",
+        type=float,
+        default=10.0,
+        help="seconds processes get to exit after SIGTERM before SIGKILL (default: 10)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    sink = Sink()
+    run_file: Path = args.run_file
+    if run_file.is_dir():
+        run_file = run_file / DEFAULT_FILE
+    try:
+        template = load(run_file)
+        for warning in template.warnings:
+            sink.notice(f"warning: {warning}")
+        data_dir = (args.data_dir or template.base_dir / ".data").resolve()
+        launches = plan.build(template, data_dir=data_dir, environ=os.environ)
+    except TemplateError as error:
+        sink.notice(f"{run_file}: {error}")
+        return 2
+    data_dir.mkdir(parents=True, exist_ok=True)
+    timeouts = Timeouts(
+        sidecar_ready=args.sidecar_timeout, app_ready=args.app_timeout, grace=args.grace_period
+    )
+    return asyncio.run(Supervisor(launches, timeouts, sink).run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
