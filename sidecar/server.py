@@ -31,7 +31,7 @@ log = logging.getLogger("sidecar")
 RUNTIME_VERSION = "embedded-0.1.0"
 # Room above --max-body-size so that an oversized request reaches the handlers, which
 # refuse it with a message naming the limit instead of gRPC's bare transport error.
-_TRANSPORT_SLACK = 1024 * 1024
+_TRANSPORT_SLACK = 64 * 1024 * 1024
 
 
 class Sidecar:
@@ -151,11 +151,18 @@ class Sidecar:
                     pubsub_name=s.pubsub,
                     topic=s.topic,
                     dead_letter_topic=s.dead_letter_topic,
+                    # As daprd lists them: the rules, then the default route as a rule
+                    # without a match.
                     rules=metadata_pb2.PubsubSubscriptionRules(
                         rules=[
                             metadata_pb2.PubsubSubscriptionRule(match=r.match, path=r.path)
                             for r in s.rules
                         ]
+                        + (
+                            [metadata_pb2.PubsubSubscriptionRule(path=s.default_route)]
+                            if s.default_route
+                            else []
+                        )
                     ),
                     type=metadata_pb2.DECLARATIVE
                     if s in self.resources.subscriptions
@@ -186,13 +193,32 @@ class Sidecar:
                 return web.json_response(
                     {"errorCode": "ERR_UNAUTHORIZED", "message": "invalid api token"}, status=401
                 )
-            body: dict[str, Any] = json_format.MessageToDict(self.metadata())
-            return web.json_response(body)
+            return web.json_response(http_metadata(self.metadata()))
 
         app.router.add_get("/v1.0/healthz", healthz)
         app.router.add_get("/v1.0/healthz/outbound", healthz)
         app.router.add_get("/v1.0/metadata", metadata)
         return app
+
+
+def http_metadata(response: metadata_pb2.GetMetadataResponse) -> dict[str, Any]:
+    """`GET /v1.0/metadata` in daprd's shape: the proto's JSON, except that a
+    subscription's `rules` is a list of `{match, path}` (daprd's HTTP API flattens the
+    proto's `rules.rules`) and its `type` is always present."""
+    body: dict[str, Any] = json_format.MessageToDict(response)
+    for document, subscription in zip(
+        body.get("subscriptions", []), response.subscriptions, strict=True
+    ):
+        rules = [
+            {key: value for key, value in (("match", r.match), ("path", r.path)) if value}
+            for r in subscription.rules.rules
+        ]
+        document.pop("rules", None)
+        if rules:
+            document["rules"] = rules
+        document["deadLetterTopic"] = subscription.dead_letter_topic
+        document["type"] = metadata_pb2.PubsubSubscriptionType.Name(subscription.type)
+    return body
 
 
 async def serve(config: SidecarConfig) -> None:

@@ -42,6 +42,10 @@ log = logging.getLogger("sidecar.workflow")
 @dataclass
 class EngineSettings:
     lease_seconds: float = 300.0
+    # An instance whose new events are only results of a fan-out that is still running
+    # waits up to this long for more results, so that a `when_all` over many activities
+    # replays its growing history a few times instead of once per result.
+    fan_in_window_seconds: float = 0.02
     health_ping_seconds: float = 10.0
     max_in_flight_per_stream: int = 256
     max_payload_bytes: int = 4 * 1024 * 1024
@@ -57,6 +61,11 @@ class WorkerStream:
 
     stream_id: int
     health_ping: bool
+    # A worker with WORKER_CAPABILITY_STATEFUL_HISTORY keeps each instance's committed
+    # history between turns; `cached` is how many events of it this worker holds, so the
+    # next turn sends only the events after them.
+    stateful: bool = False
+    cached: dict[str, int] = field(default_factory=dict)
     queue: asyncio.Queue[pb.WorkItem | None] = field(default_factory=asyncio.Queue)
     tokens: set[str] = field(default_factory=set)
     orchestrations: int = 0
@@ -95,9 +104,14 @@ class WorkflowEngine:
         self._ready_set: set[str] = set()
         self._locked: dict[str, Lease] = {}
         self._activity_queue: deque[ActivityItem] = deque()
+        self._outstanding: dict[str, dict[int, ActivityItem]] = {}
+        self._held: set[str] = set()
         self._leases: dict[str, Lease] = {}
         self._streams: list[WorkerStream] = []
         self._stream_ids = itertools.count(1)
+        # Tokens of a previous sidecar process can never match: each process has its own id.
+        self._boot_id = uuid.uuid4().hex[:12]
+        self._token_numbers = itertools.count(1)
         self._waiters: dict[str, list[tuple[Callable[[Instance], bool], asyncio.Future[None]]]] = {}
         self._timer_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -111,7 +125,7 @@ class WorkflowEngine:
         now = self._clock()
         for item in inbox:
             self._add_inbox_item(item, now)
-        self._activity_queue.extend(activities)
+        self._queue_activities(activities)
         log.info(
             "workflow engine loaded",
             extra={
@@ -142,7 +156,7 @@ class WorkflowEngine:
         if not request.name:
             raise invalid_argument("a workflow name is required to start an instance")
         self._check_size(request)
-        existing = self._find(instance_id)
+        existing = self.find(instance_id)
         if existing is not None and not existing.terminal:
             raise SidecarError(
                 grpc.StatusCode.ALREADY_EXISTS,
@@ -179,7 +193,7 @@ class WorkflowEngine:
         return instance_id
 
     def get_instance(self, instance_id: str) -> Instance:
-        instance = self._find(instance_id)
+        instance = self.find(instance_id)
         if instance is None:
             raise workflow_not_found(instance_id)
         return instance
@@ -250,9 +264,15 @@ class WorkflowEngine:
         return len(ids)
 
     def purge_where(self, query: InstanceQuery, recursive: bool) -> int:
-        statuses = tuple(s for s in query.statuses if h.is_terminal(s)) or tuple(
-            h.TERMINAL_STATUSES
+        # Only terminal instances are ever purged; a filter naming no terminal status
+        # matches nothing rather than falling back to every terminal status.
+        statuses = (
+            tuple(s for s in query.statuses if h.is_terminal(s))
+            if query.statuses
+            else tuple(h.TERMINAL_STATUSES)
         )
+        if not statuses:
+            return 0
         matches = self.store.query_instances(
             InstanceQuery(statuses, query.created_from, query.created_to, query.name)
         )
@@ -285,11 +305,12 @@ class WorkflowEngine:
 
     def rerun_from_event(self, request: pb.RerunWorkflowFromEventRequest) -> str:
         source = self.get_instance(request.sourceInstanceID)
-        if not source.terminal:
-            raise failed_precondition(
-                f"workflow instance '{source.instance_id}' is {h.status_name(source.status)}; "
-                "only a terminal instance can be rerun",
-                "WORKFLOW_NOT_TERMINAL",
+        if not source.terminal or source.parent is not None:
+            raise invalid_argument(
+                f"workflow instance '{source.instance_id}' cannot be rerun: only a finished "
+                "top-level instance can (it is "
+                f"{'a child workflow' if source.parent else h.status_name(source.status)})",
+                "WORKFLOW_NOT_RERUNNABLE",
             )
         events = self.history(source.instance_id)
         cut = next(
@@ -308,12 +329,11 @@ class WorkflowEngine:
                 f"event id {request.eventID}; a rerun starts from a scheduled activity",
             )
         new_id = request.newInstanceID if request.HasField("newInstanceID") else uuid.uuid4().hex
-        existing = self._find(new_id)
-        if existing is not None and not existing.terminal:
+        if self.find(new_id) is not None:
             raise SidecarError(
                 grpc.StatusCode.ALREADY_EXISTS,
                 "WORKFLOW_ALREADY_EXISTS",
-                f"a workflow instance with id '{new_id}' already exists and is running",
+                f"a workflow instance with id '{new_id}' already exists",
             )
         now = self._clock()
         instance = Instance(
@@ -324,19 +344,23 @@ class WorkflowEngine:
             last_updated_at=now,
             status=h.RUNNING,
             started_at=now,
-            input=h.optional_string(request, "input") if request.overwriteInput else source.input,
+            input=source.input,
         )
         replayed = _rerun_history(events[:cut], instance, now)
         rescheduled = events[cut]
         instance.history = replayed
         batch = Batch("rerun-workflow")
-        if existing is not None:
-            batch.purges.append(new_id)
         batch.instances.append(instance)
         batch.history_appends.append((new_id, 0, replayed))
         # The activity is scheduled again; re-running its turn would let the workflow
-        # continue from exactly the point chosen.
+        # continue from exactly the point chosen. A new input is the activity's, not the
+        # workflow's (daprd: "the input to the rerun activity").
         task = rescheduled.taskScheduled
+        activity_input = (
+            h.string_value(h.optional_string(request, "input"))
+            if request.overwriteInput
+            else (task.input if task.HasField("input") else None)
+        )
         batch.activity_inserts.append(
             ActivityItem(
                 0,
@@ -344,7 +368,7 @@ class WorkflowEngine:
                 instance.execution_id,
                 pb.ActivityRequest(
                     name=task.name,
-                    input=task.input if task.HasField("input") else None,
+                    input=activity_input,
                     workflowInstance=pb.WorkflowInstance(
                         instanceId=new_id, executionId=h.string_value(instance.execution_id)
                     ),
@@ -359,14 +383,14 @@ class WorkflowEngine:
                 rescheduled.eventId,
                 taskScheduled=pb.TaskScheduledEvent(
                     name=task.name,
-                    input=task.input if task.HasField("input") else None,
+                    input=activity_input,
                     taskExecutionId=batch.activity_inserts[0].request.taskExecutionId,
                 ),
             )
         )
         self.store.commit(batch)
         self._active[new_id] = instance
-        self._activity_queue.extend(batch.activity_inserts)
+        self._queue_activities(batch.activity_inserts)
         self._pump()
         return new_id
 
@@ -378,6 +402,7 @@ class WorkflowEngine:
         stream = WorkerStream(
             stream_id=next(self._stream_ids),
             health_ping=pb.WORKER_CAPABILITY_HEALTH_PING in capabilities,
+            stateful=pb.WORKER_CAPABILITY_STATEFUL_HISTORY in capabilities,
         )
         self._streams.append(stream)
         log.info("worker connected", extra={"stream": stream.stream_id})
@@ -399,8 +424,11 @@ class WorkflowEngine:
         instance = self._active.get(lease.instance_id)
         if instance is None:
             return
+        if any(action.HasField("completeWorkflow") for action in response.actions):
+            # The worker drops its cached history of an execution that ends.
+            lease.stream.cached.pop(lease.instance_id, None)
         now = self._clock()
-        outcome = apply_turn(instance, lease.new_events, response, now, uuid.uuid4().hex)
+        outcome = apply_turn(instance, lease.new_events, response, now, _new_id)
         batch = self._turn_batch(instance, lease, outcome)
         self.store.commit(batch)
         self._apply_turn(instance, lease, outcome, batch)
@@ -411,6 +439,7 @@ class WorkflowEngine:
         if lease is None or lease.activity is None:
             return
         activity = lease.activity
+        self._outstanding.get(activity.instance_id, {}).pop(activity.item_id, None)
         now = self._clock()
         request = activity.request
         if response.HasField("failureDetails"):
@@ -444,7 +473,7 @@ class WorkflowEngine:
 
     # -- internals: state changes ------------------------------------------------------
 
-    def _find(self, instance_id: str) -> Instance | None:
+    def find(self, instance_id: str) -> Instance | None:
         return self._active.get(instance_id) or self.store.get_instance(instance_id)
 
     def _require_active(self, instance_id: str, verb: str) -> Instance:
@@ -513,7 +542,7 @@ class WorkflowEngine:
                 )
             ],
         )
-        outcome = apply_turn(instance, [], response, self._clock(), instance.execution_id)
+        outcome = apply_turn(instance, [], response, self._clock(), _new_id)
         lease = Lease("", WorkerStream(0, False), instance.instance_id, 0.0)
         batch = self._turn_batch(instance, lease, outcome)
         batch.name = "terminate-instance"
@@ -534,6 +563,13 @@ class WorkflowEngine:
                 InboxItem(0, iid, event, now, after.execution_id if n == 0 else None)
                 for n, event in enumerate(outcome.next_inbox)
             )
+            # The new execution sees the carried-over events first, as in durabletask-go;
+            # events raised while this turn ran are moved behind them.
+            consumed = set(lease.inbox_ids)
+            for item in self._inbox.get(iid, []):
+                if item.item_id not in consumed and item.execution_id is None:
+                    batch.inbox_deletes.append(item.item_id)
+                    batch.inbox_inserts.append(InboxItem(0, iid, item.event, item.visible_at))
         elif outcome.appended:
             batch.history_appends.append((iid, len(before.history), outcome.appended))
         if after.terminal:
@@ -556,7 +592,7 @@ class WorkflowEngine:
     def _add_child(
         self, child: ChildStart, now: datetime, batch: Batch, created: dict[str, Instance]
     ) -> None:
-        existing = created.get(child.instance_id) or self._find(child.instance_id)
+        existing = created.get(child.instance_id) or self.find(child.instance_id)
         if existing is not None and not existing.terminal:
             if child.parent is not None:
                 failure = pb.TaskFailureDetails(
@@ -612,7 +648,7 @@ class WorkflowEngine:
         iid = after.instance_id
         now = self._clock()
         self._locked.pop(iid, None)
-        consumed = set(lease.inbox_ids)
+        consumed = set(lease.inbox_ids) | set(batch.inbox_deletes)
         self._inbox[iid] = [i for i in self._inbox.get(iid, []) if i.item_id not in consumed]
         for purged in batch.purges:
             self._forget(purged)
@@ -632,7 +668,7 @@ class WorkflowEngine:
             self._active[instance.instance_id] = instance
         for item in batch.inbox_inserts:
             self._add_inbox_item(item, now)
-        self._activity_queue.extend(batch.activity_inserts)
+        self._queue_activities(batch.activity_inserts)
         self._notify(after)
         if self._inbox.get(iid):
             self._mark_ready(iid)
@@ -650,6 +686,14 @@ class WorkflowEngine:
         for item_id, item in list(self._pending_timers.items()):
             if item.instance_id == instance_id and stale(item.execution_id):
                 del self._pending_timers[item_id]
+        outstanding = self._outstanding.get(instance_id)
+        if not outstanding:
+            return
+        for item_id, activity in list(outstanding.items()):
+            if stale(activity.execution_id):
+                del outstanding[item_id]
+        if not outstanding:
+            del self._outstanding[instance_id]
         self._activity_queue = deque(
             a
             for a in self._activity_queue
@@ -663,6 +707,33 @@ class WorkflowEngine:
             ):
                 self._release(token)
 
+    def _queue_activities(self, activities: list[ActivityItem]) -> None:
+        for activity in activities:
+            self._outstanding.setdefault(activity.instance_id, {})[activity.item_id] = activity
+        self._activity_queue.extend(activities)
+
+    def _holds_for_fan_in(self, iid: str, items: list[InboxItem]) -> bool:
+        """True while an instance's new events are only results of a still-running fan-out
+        younger than the fan-in window; it is looked at again when the window ends."""
+        window = self.settings.fan_in_window_seconds
+        if window <= 0 or not self._outstanding.get(iid):
+            return False
+        if iid in self._held:
+            return True
+        if any(h.event_kind(i.event) not in _TASK_RESULTS for i in items):
+            return False
+        waited = (self._clock() - items[0].visible_at).total_seconds()
+        if waited >= window:
+            return False
+        self._held.add(iid)
+        asyncio.get_running_loop().call_later(window - waited, self._release_hold, iid)
+        return True
+
+    def _release_hold(self, iid: str) -> None:
+        self._held.discard(iid)
+        self._mark_ready(iid)
+        self._pump()
+
     def _forget(self, instance_id: str) -> None:
         self._active.pop(instance_id, None)
         self._inbox.pop(instance_id, None)
@@ -674,7 +745,7 @@ class WorkflowEngine:
     def _purge_closure(self, instance_id: str) -> list[str]:
         ids = [instance_id]
         for child in h.all_children(self.history(instance_id)):
-            if self._find(child) is not None:
+            if self.find(child) is not None:
                 ids.extend(self._purge_closure(child))
         return ids
 
@@ -743,6 +814,8 @@ class WorkflowEngine:
             if not starts:
                 return
             items = starts[:1] + [i for i in items if i is not starts[0]]
+        elif self._holds_for_fan_in(iid, items):
+            return
         now = self._clock()
         new_events = [h.workflow_started(now), *(i.event for i in items)]
         lease = self._lease(stream, iid)
@@ -750,12 +823,18 @@ class WorkflowEngine:
         lease.new_events = new_events
         self._locked[iid] = lease
         stream.orchestrations += 1
+        history = instance.history
         request = pb.WorkflowRequest(
-            instanceId=iid,
-            executionId=h.string_value(instance.execution_id),
-            pastEvents=instance.history,
-            newEvents=new_events,
+            instanceId=iid, executionId=h.string_value(instance.execution_id), newEvents=new_events
         )
+        cached = stream.cached.get(iid)
+        if stream.stateful and cached is not None and cached <= len(history):
+            request.cachedHistory.eventCount = cached
+            request.pastEvents.extend(history[cached:])
+        else:
+            request.pastEvents.extend(history)
+        if stream.stateful:
+            stream.cached[iid] = len(history)
         stream.queue.put_nowait(pb.WorkItem(workflowRequest=request, completionToken=lease.token))
 
     def _dispatch_activity(self, activity: ActivityItem, stream: WorkerStream) -> None:
@@ -767,7 +846,7 @@ class WorkflowEngine:
         )
 
     def _lease(self, stream: WorkerStream, instance_id: str) -> Lease:
-        token = uuid.uuid4().hex
+        token = f"{self._boot_id}-{next(self._token_numbers):x}"
         lease = Lease(token, stream, instance_id, time.monotonic() + self.settings.lease_seconds)
         self._leases[token] = lease
         stream.tokens.add(token)
@@ -865,6 +944,13 @@ class WorkflowEngine:
             "queued_activities": len(self._activity_queue),
             "pending_timers": len(self._pending_timers),
         }
+
+
+_TASK_RESULTS = frozenset({"taskCompleted", "taskFailed"})
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
 
 
 def _rerun_history(

@@ -49,10 +49,16 @@ def status_from_name(name: str) -> int:
     return int(pb.OrchestrationStatus.Value(key))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    # Exact integer arithmetic; `Timestamp.FromDatetime` costs several times more and
+    # every event of every turn is stamped.
+    delta = moment - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def to_datetime(stamp: timestamp_pb2.Timestamp) -> datetime:

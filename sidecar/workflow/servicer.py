@@ -37,7 +37,10 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     async def GetInstance(
         self, request: pb.GetInstanceRequest, context: Context
     ) -> pb.GetInstanceResponse:
-        instance = self.engine.get_instance(request.instanceId)
+        # daprd (since 1.15) and durabletask-go answer an unknown id with exists=false.
+        instance = self.engine.find(request.instanceId)
+        if instance is None:
+            return pb.GetInstanceResponse(exists=False)
         return _state(instance, request.getInputsAndOutputs)
 
     @translated

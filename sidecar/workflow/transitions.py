@@ -3,12 +3,13 @@
 A turn is the batch of new events handed to the worker plus the actions the worker sent
 back. `apply_turn` turns them into the history to append and the effects to commit
 (activities, timers, messages to other instances, child instances). It is pure: no clock,
-no ids, no I/O; the engine passes `now` and the next execution id in.
+no ids, no I/O; the engine passes `now` and a source of execution ids in.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -105,7 +106,7 @@ def apply_turn(
     new_events: list[pb.HistoryEvent],
     response: pb.WorkflowResponse,
     now: datetime,
-    next_execution_id: str,
+    new_execution_id: Callable[[], str],
 ) -> TurnOutcome:
     """Applies a worker's response to the instance, returning a changed copy and the effects."""
     updated = copy.copy(instance)
@@ -121,7 +122,7 @@ def apply_turn(
     for action in response.actions:
         _apply_action(updated, action, now, outcome, completing=completion is not None)
     if completion is not None:
-        _complete(updated, completion, now, next_execution_id, outcome)
+        _complete(updated, completion, now, new_execution_id, outcome)
     if not outcome.history_reset:
         updated.history.extend(outcome.appended)
     return outcome
@@ -263,11 +264,12 @@ def _complete(
     instance: Instance,
     completion: pb.CompleteWorkflowAction,
     now: datetime,
-    next_execution_id: str,
+    new_execution_id: Callable[[], str],
     outcome: TurnOutcome,
 ) -> None:
     result = h.optional_string(completion, "result")
     if completion.workflowStatus == h.CONTINUED_AS_NEW:
+        next_execution_id = new_execution_id()
         instance.execution_id = next_execution_id
         instance.input = result
         instance.output = None
