@@ -43,9 +43,11 @@ log = logging.getLogger("sidecar.workflow")
 class EngineSettings:
     lease_seconds: float = 300.0
     # An instance whose new events are only results of a fan-out that is still running
-    # waits up to this long for more results, so that a `when_all` over many activities
-    # replays its growing history a few times instead of once per result.
-    fan_in_window_seconds: float = 0.02
+    # waits for more results, so that a `when_all` over many activities replays its growing
+    # history a few times instead of once per result: `fan_in_seconds_per_task` for each
+    # activity still outstanding, at most `fan_in_window_seconds`.
+    fan_in_window_seconds: float = 0.1
+    fan_in_seconds_per_task: float = 0.001
     health_ping_seconds: float = 10.0
     max_in_flight_per_stream: int = 256
     max_payload_bytes: int = 4 * 1024 * 1024
@@ -715,8 +717,11 @@ class WorkflowEngine:
     def _holds_for_fan_in(self, iid: str, items: list[InboxItem]) -> bool:
         """True while an instance's new events are only results of a still-running fan-out
         younger than the fan-in window; it is looked at again when the window ends."""
-        window = self.settings.fan_in_window_seconds
-        if window <= 0 or not self._outstanding.get(iid):
+        outstanding = len(self._outstanding.get(iid, ()))
+        window = min(
+            self.settings.fan_in_window_seconds, outstanding * self.settings.fan_in_seconds_per_task
+        )
+        if window <= 0:
             return False
         if iid in self._held:
             return True
@@ -835,6 +840,15 @@ class WorkflowEngine:
             request.pastEvents.extend(history)
         if stream.stateful:
             stream.cached[iid] = len(history)
+        log.debug(
+            "orchestration work item dispatched",
+            extra={
+                "instance_id": iid,
+                "new_events": len(new_events),
+                "past_events": len(request.pastEvents),
+                "stream": stream.stream_id,
+            },
+        )
         stream.queue.put_nowait(pb.WorkItem(workflowRequest=request, completionToken=lease.token))
 
     def _dispatch_activity(self, activity: ActivityItem, stream: WorkerStream) -> None:
