@@ -137,17 +137,28 @@ class Broker:
             raise
         return ports
 
-    def _insert_messages(
-        self, db: sqlite3.Connection, topic: str, messages: list[tuple[str, bytes]]
-    ) -> set[str]:
-        now = self._clock()
-        groups = [
+    def _groups(self, db: sqlite3.Connection, topic: str) -> list[tuple[str, str]]:
+        """The (app id, topic pattern) consumer groups that receive `topic`."""
+        return [
             (app_id, pattern)
             for app_id, pattern in db.execute(
                 "SELECT app_id, topic_pattern FROM consumers WHERE pubsub = ?", (self.pubsub,)
             )
             if topic_matches(pattern, topic)
         ]
+
+    def has_consumers(self, topic: str) -> bool:
+        return bool(self._groups(self._db, topic))
+
+    def _insert_messages(
+        self, db: sqlite3.Connection, topic: str, messages: list[tuple[str, bytes]]
+    ) -> set[str]:
+        """Stores the messages for every group subscribed to `topic`, and nothing when no
+        group is: a message no delivery row refers to would never be read nor deleted."""
+        now = self._clock()
+        groups = self._groups(db, topic)
+        if not groups:
+            return set()
         for content_type, body in messages:
             cursor = db.execute(
                 "INSERT INTO messages (pubsub, topic, content_type, body, published_at) "

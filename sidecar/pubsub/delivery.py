@@ -145,7 +145,9 @@ class DeliveryLoop:
         if path is None:
             self._give_up(delivery, subscription, "no routing rule matched", context)
             return
-        request = topic_event_request(attributes, payload, path)
+        request = topic_event_request(
+            attributes, payload, path, topic=delivery.topic, pubsub=self.broker.pubsub
+        )
         async with self._limits[delivery.topic_pattern]:
             try:
                 response = await self._call_app(request, self.settings.timeout_seconds)
@@ -180,7 +182,15 @@ class DeliveryLoop:
         reason: str,
         context: dict[str, object],
     ) -> None:
-        if subscription.dead_letter_topic:
+        dead_letter_topic = subscription.dead_letter_topic
+        if dead_letter_topic and not self.broker.has_consumers(dead_letter_topic):
+            self.broker.acknowledge([delivery.delivery_id])
+            log.warning(
+                "message dropped: no app subscribes to its dead-letter topic",
+                extra={**context, "dead_letter_topic": dead_letter_topic, "reason": reason},
+            )
+            return
+        if dead_letter_topic:
             ports = self.broker.dead_letter(
                 delivery.delivery_id,
                 subscription.dead_letter_topic,

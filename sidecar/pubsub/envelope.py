@@ -24,7 +24,16 @@ DEFAULT_CONTENT_TYPE = "text/plain"
 CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json"
 RAW_CONTENT_TYPE = "application/octet-stream"
 
-_ENVELOPE_ATTRIBUTES = {"id", "source", "type", "specversion", "datacontenttype", "data"}
+# daprd's `cloudEventDuplicateKeys`: attributes carried by their own request fields.
+_ENVELOPE_ATTRIBUTES = {
+    "id",
+    "source",
+    "type",
+    "specversion",
+    "datacontenttype",
+    "data",
+    "data_base64",
+}
 
 
 class EnvelopeError(ValueError):
@@ -84,7 +93,7 @@ def wrap(
     event["topic"] = topic
     event["pubsubname"] = pubsub
     if "time" not in attributes:
-        event["time"] = datetime.now(UTC).isoformat()
+        event["time"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     traceparent = attributes.get("traceparent") or new_traceparent()
     event["traceparent"] = traceparent
     event["traceid"] = attributes.get("traceid", traceparent)
@@ -148,15 +157,18 @@ def routing_view(attributes: dict[str, Any], payload: bytes) -> dict[str, Any]:
 
 
 def topic_event_request(
-    attributes: dict[str, Any], payload: bytes, path: str
+    attributes: dict[str, Any], payload: bytes, path: str, *, topic: str, pubsub: str
 ) -> appcallback_pb2.TopicEventRequest:
+    """The `OnTopicEvent` request for a message received on `topic` of `pubsub`.
+
+    As daprd: `topic` and `pubsub_name` say where the message was received (for a message
+    moved to a dead-letter topic, that topic, while its CloudEvent `topic` attribute still
+    names the original one); every attribute but the envelope fields travels in
+    `extensions`, `topic` and `pubsubname` included.
+    """
     extensions = struct_pb2.Struct()
     extensions.update(
-        {
-            key: value
-            for key, value in attributes.items()
-            if key not in _ENVELOPE_ATTRIBUTES and key not in {"topic", "pubsubname"}
-        }
+        {key: value for key, value in attributes.items() if key not in _ENVELOPE_ATTRIBUTES}
     )
     return appcallback_pb2.TopicEventRequest(
         id=str(attributes.get("id", "")),
@@ -165,8 +177,8 @@ def topic_event_request(
         spec_version=str(attributes.get("specversion", "1.0")),
         data_content_type=str(attributes.get("datacontenttype", "")),
         data=payload,
-        topic=str(attributes.get("topic", "")),
-        pubsub_name=str(attributes.get("pubsubname", "")),
+        topic=topic,
+        pubsub_name=pubsub,
         path=path,
         extensions=extensions,
     )

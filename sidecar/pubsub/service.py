@@ -3,7 +3,8 @@
 One `Broker` per pub/sub component. Publishing wraps the data (see `envelope`) and commits
 it before the publish RPC answers. Delivery starts once the app answered
 `ListTopicSubscriptions`: its programmatic subscriptions are merged with the declarative
-`Subscription` resources scoped to it (a declarative one wins for the same topic).
+`Subscription` resources scoped to it (as in daprd, the app's own subscription wins for the
+same pubsub and topic, and the declarative one is skipped with a warning).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sidecar.errors import SidecarError, invalid_argument
 from sidecar.pubsub.broker import Broker
 from sidecar.pubsub.delivery import DEFAULT_RETRY, DeliveryLoop, DeliverySettings, TopicEventCaller
 from sidecar.pubsub.envelope import EnvelopeError, wrap
+from sidecar.pubsub.routing import Router, RuleError
 from sidecar.resources.model import Resources, Rule, Subscription
 
 log = logging.getLogger("sidecar.pubsub")
@@ -53,11 +55,44 @@ def app_subscriptions(
     ]
 
 
+def _valid_rules(subscriptions: list[Subscription]) -> list[Subscription]:
+    """The app's subscriptions whose routing rules compile; the others are left out with an
+    error naming the expression (the declarative ones were checked at start-up)."""
+    valid = []
+    for subscription in subscriptions:
+        try:
+            Router.for_subscription(subscription)
+        except RuleError as error:
+            log.error(
+                "subscription refused: it receives nothing",
+                extra={"pubsub": subscription.pubsub, "topic": subscription.topic, "e": str(error)},
+            )
+            continue
+        valid.append(subscription)
+    return valid
+
+
 def merge_subscriptions(
     declarative: list[Subscription], programmatic: list[Subscription]
 ) -> list[Subscription]:
-    declared = {(s.pubsub, s.topic) for s in declarative}
-    return declarative + [s for s in programmatic if (s.pubsub, s.topic) not in declared]
+    """The app's subscriptions, then the declarative ones for other topics (daprd's order)."""
+    merged = list(programmatic)
+    taken = {(s.pubsub, s.topic) for s in programmatic}
+    for subscription in declarative:
+        if (subscription.pubsub, subscription.topic) in taken:
+            log.warning(
+                "two identical subscriptions found (sources: declarative, app endpoint); "
+                "the app's is used",
+                extra={
+                    "pubsub": subscription.pubsub,
+                    "topic": subscription.topic,
+                    "resource": subscription.source,
+                },
+            )
+            continue
+        taken.add((subscription.pubsub, subscription.topic))
+        merged.append(subscription)
+    return merged
 
 
 class PubSubService:
@@ -166,8 +201,10 @@ class PubSubService:
     def start_delivery(
         self, stub: Any, app_token: str | None, programmatic: list[Subscription]
     ) -> None:
-        self.subscriptions = merge_subscriptions(self.resources.subscriptions, programmatic)
-        for subscription in self.subscriptions:
+        subscriptions = merge_subscriptions(
+            self.resources.subscriptions, _valid_rules(programmatic)
+        )
+        for subscription in subscriptions:
             if subscription.pubsub not in self.brokers:
                 log.warning(
                     "subscription names an unknown pubsub; it receives nothing",
@@ -177,20 +214,25 @@ class PubSubService:
             (("dapr-api-token", app_token),) if app_token else ()
         )
         caller = TopicEventCaller(stub, metadata)
+        # The consumer groups are registered before the subscriptions show in the metadata
+        # API, so a message published once the app counts as subscribed reaches it; a
+        # pubsub the app no longer subscribes to stops collecting messages for it.
         for name, broker in self.brokers.items():
-            subscriptions = [s for s in self.subscriptions if s.pubsub == name]
-            if not subscriptions:
+            broker.register_consumers(
+                self.app_id, [s.topic for s in subscriptions if s.pubsub == name]
+            )
+        self.subscriptions = subscriptions
+        for name, broker in self.brokers.items():
+            own = [s for s in subscriptions if s.pubsub == name]
+            if not own:
                 continue
             settings = DeliverySettings(
                 retry=self.resources.inbound_retry(name) or DEFAULT_RETRY,
                 timeout_seconds=self.resources.inbound_timeout(name) or 60.0,
             )
-            loop = DeliveryLoop(
-                broker, self.app_id, self.owner, subscriptions, caller, settings, self.ring
-            )
+            loop = DeliveryLoop(broker, self.app_id, self.owner, own, caller, settings, self.ring)
             self.loops[name] = loop
             self._tasks.append(asyncio.create_task(loop.run(), name=f"deliver-{name}"))
             log.info(
-                "delivering messages",
-                extra={"pubsub": name, "topics": [s.topic for s in subscriptions]},
+                "delivering messages", extra={"pubsub": name, "topics": [s.topic for s in own]}
             )

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cel
 import yaml
 
 from sidecar.resources.model import (
@@ -162,11 +163,16 @@ def _subscription(
             field = f"spec.routes.rules[{index}]"
             if not isinstance(rule, dict):
                 raise ResourceError(source, field, "not a mapping")
+            match = _required_str(rule, "match", source, f"{field}.match")
+            try:
+                cel.compile(match)
+            except ValueError as error:
+                problem = str(error).splitlines()[0]
+                raise ResourceError(
+                    source, f"{field}.match", f"invalid CEL expression {match!r}: {problem}"
+                ) from None
             rules.append(
-                Rule(
-                    match=_required_str(rule, "match", source, f"{field}.match"),
-                    path=_required_str(rule, "path", source, f"{field}.path"),
-                )
+                Rule(match=match, path=_required_str(rule, "path", source, f"{field}.path"))
             )
         if not rules and not default_route:
             raise ResourceError(source, "spec.routes", "needs a default route or rules")
@@ -189,9 +195,10 @@ def _subscription(
 def _resiliency(
     name: str, spec: dict[str, Any], scopes: tuple[str, ...], source: str
 ) -> Resiliency:
-    policies = spec.get("policies") or {}
+    policies = _mapping(spec.get("policies"), source, "spec.policies")
     retries: dict[str, RetryPolicy] = {}
-    for retry_name, retry in (policies.get("retries") or {}).items():
+    retry_specs = _mapping(policies.get("retries"), source, "spec.policies.retries")
+    for retry_name, retry in retry_specs.items():
         field = f"spec.policies.retries.{retry_name}"
         if not isinstance(retry, dict):
             raise ResourceError(source, field, "not a mapping")
@@ -208,17 +215,23 @@ def _resiliency(
             max_interval_seconds=parse_duration(
                 retry.get("maxInterval", "60s"), source, f"{field}.maxInterval"
             ),
-            max_retries=int(retry.get("maxRetries", -1)),
+            max_retries=_integer(retry.get("maxRetries", -1), source, f"{field}.maxRetries"),
         )
     timeouts = {
         timeout_name: parse_duration(value, source, f"spec.policies.timeouts.{timeout_name}")
-        for timeout_name, value in (policies.get("timeouts") or {}).items()
+        for timeout_name, value in _mapping(
+            policies.get("timeouts"), source, "spec.policies.timeouts"
+        ).items()
     }
     inbound_retry: dict[str, str] = {}
     inbound_timeout: dict[str, str] = {}
-    components = ((spec.get("targets") or {}).get("components")) or {}
+    targets = _mapping(spec.get("targets"), source, "spec.targets")
+    components = _mapping(targets.get("components"), source, "spec.targets.components")
     for component_name, target in components.items():
-        inbound = (target or {}).get("inbound") or {}
+        field = f"spec.targets.components.{component_name}"
+        inbound = _mapping(
+            _mapping(target, source, field).get("inbound"), source, f"{field}.inbound"
+        )
         retry_ref = inbound.get("retry")
         if retry_ref is not None:
             if retry_ref not in retries:
@@ -253,6 +266,24 @@ def _required_str(holder: Any, key: str, source: str, field: str | None = None) 
     if not isinstance(value, str) or not value:
         raise ResourceError(source, field or key, "required, and must be a non-empty string")
     return value
+
+
+def _mapping(value: Any, source: str, field: str) -> dict[str, Any]:
+    """An optional mapping: absent or empty is `{}`, anything else but a mapping an error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ResourceError(source, field, "must be a mapping")
+    return value
+
+
+def _integer(value: Any, source: str, field: str) -> int:
+    if isinstance(value, bool):
+        raise ResourceError(source, field, f"must be an integer, got '{value}'")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ResourceError(source, field, f"must be an integer, got '{value}'") from None
 
 
 def _str_list(value: Any, source: str, field: str) -> list[str]:

@@ -64,8 +64,21 @@ def _write(item: common_pb2.StateItem, prefixed_key: str, delete: bool) -> Write
     )
 
 
-def _etag_aborted(error: EtagMismatch) -> SidecarError:
-    return SidecarError(grpc.StatusCode.ABORTED, "ERR_STATE_SAVE", str(error))
+# daprd's reason and message prefix per state operation whose ETag check failed.
+_ETAG_FAILURES = {
+    "save": ("ERR_STATE_SAVE", "failed saving state in state store {store}"),
+    "delete": ("ERR_STATE_DELETE", "failed deleting state in state store {store}"),
+    "transaction": ("ERR_STATE_TRANSACTION", "error while executing state transaction"),
+}
+
+
+def _etag_aborted(error: EtagMismatch, named: NamedStore, operation: str) -> SidecarError:
+    reason, prefix = _ETAG_FAILURES[operation]
+    return SidecarError(
+        grpc.StatusCode.ABORTED,
+        reason,
+        f"{prefix.format(store=named.name)}: {error.problem} for key '{named.app_key(error.key)}'",
+    )
 
 
 class DaprRuntimeServicer:
@@ -143,7 +156,9 @@ class DaprRuntimeServicer:
         self, request: state_pb2.SaveStateRequest, context: Context
     ) -> empty_pb2.Empty:
         named = self.state.get(request.store_name)
-        self._apply(named, [_write(i, named.key(i.key), delete=False) for i in request.states])
+        self._apply(
+            named, [_write(i, named.key(i.key), delete=False) for i in request.states], "save"
+        )
         return empty_pb2.Empty()
 
     @translated
@@ -154,7 +169,7 @@ class DaprRuntimeServicer:
         item = common_pb2.StateItem(key=request.key, options=request.options)
         if request.HasField("etag"):
             item.etag.CopyFrom(request.etag)
-        self._apply(named, [_write(item, named.key(request.key), delete=True)])
+        self._apply(named, [_write(item, named.key(request.key), delete=True)], "delete")
         return empty_pb2.Empty()
 
     @translated
@@ -162,7 +177,9 @@ class DaprRuntimeServicer:
         self, request: state_pb2.DeleteBulkStateRequest, context: Context
     ) -> empty_pb2.Empty:
         named = self.state.get(request.store_name)
-        self._apply(named, [_write(i, named.key(i.key), delete=True) for i in request.states])
+        self._apply(
+            named, [_write(i, named.key(i.key), delete=True) for i in request.states], "delete"
+        )
         return empty_pb2.Empty()
 
     @translated
@@ -185,15 +202,15 @@ class DaprRuntimeServicer:
                     delete=operation.operationType == "delete",
                 )
             )
-        self._apply(named, writes)
+        self._apply(named, writes, "transaction")
         return empty_pb2.Empty()
 
     @staticmethod
-    def _apply(named: NamedStore, writes: list[Write]) -> None:
+    def _apply(named: NamedStore, writes: list[Write], operation: str) -> None:
         try:
             named.store.apply(writes)
         except EtagMismatch as error:
-            raise _etag_aborted(error) from None
+            raise _etag_aborted(error, named, operation) from None
 
     async def GetMetadata(
         self, request: metadata_pb2.GetMetadataRequest, context: Context

@@ -19,11 +19,17 @@ from sidecar.state.store import StateStore
 
 @dataclass
 class NamedStore:
+    name: str
     store: StateStore
     prefix: str
 
     def key(self, key: str) -> str:
         return f"{self.prefix}||{key}" if self.prefix else key
+
+    def app_key(self, stored: str) -> str:
+        """The key as the app named it, without the prefix."""
+        head = f"{self.prefix}||"
+        return stored[len(head) :] if self.prefix and stored.startswith(head) else stored
 
 
 class StateService:
@@ -32,6 +38,7 @@ class StateService:
         for component in resources.components:
             if component.kind == "state":
                 self.stores[component.name] = NamedStore(
+                    component.name,
                     StateStore(
                         component.database_path(data_dir, "state"),
                         table=component.metadata.get("tableName", "state"),

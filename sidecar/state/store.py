@@ -26,7 +26,14 @@ CREATE TABLE IF NOT EXISTS {table} (
 
 
 class EtagMismatch(Exception):
-    """A write whose ETag (or first-write condition) does not hold; nothing was written."""
+    """A write whose ETag (or first-write condition) does not hold; nothing was written.
+
+    `key` is the stored key, `problem` what did not hold, without the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{problem} for key '{key}'")
+        self.key = key
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -119,10 +126,10 @@ class StateStore:
     def _check(write: Write, current_etag: str | None) -> None:
         if write.etag:
             if write.etag != current_etag:
-                raise EtagMismatch(f"possible etag mismatch for key '{write.key}'")
+                raise EtagMismatch(write.key, "possible etag mismatch")
         elif write.first_write and current_etag is not None and write.value is not None:
             raise EtagMismatch(
-                f"key '{write.key}' already exists and first-write concurrency needs its etag"
+                write.key, "first-write concurrency needs the etag of an existing value"
             )
 
     def purge_expired(self) -> int:

@@ -1,0 +1,89 @@
+"""Who gets a message: sidecars of one app id compete for it (each message handled once),
+different app ids each get their own copy, and a message crosses from one app to another.
+The sidecars share the `pubsub.sqlite` file of their common data dir."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+
+from tests.processes import wait_until
+from tests.pubsub.harness import PUBSUB, Cluster, data_of, sqlite_pubsub, sub
+
+
+def test_message_published_by_one_app_reaches_the_subscriber_of_another(
+    cluster: Cluster,
+) -> None:
+    cluster.resources(sqlite_pubsub())
+    shipping = cluster.pair("shipping", [sub("orders")])
+    checkout = cluster.sidecar("checkout")  # a publisher without subscriptions
+
+    cluster.client(checkout).publish_event(
+        PUBSUB, "orders", json.dumps({"order": 1}), data_content_type="application/json"
+    )
+
+    [event] = shipping.app.wait_for()
+    assert event["source"] == "checkout"
+    assert data_of(event) == {"order": 1}
+    assert event["topic"] == "orders"
+
+
+def test_competing_consumers_of_one_app_id_handle_each_message_once(cluster: Cluster) -> None:
+    cluster.resources(sqlite_pubsub())
+    workers = [
+        cluster.pair("workers", [sub("jobs")], label=f"worker-{n}", data_dir=cluster.data_dir)
+        for n in (1, 2)
+    ]
+    producer = cluster.client(cluster.sidecar("producer"))
+    count = 60
+
+    for n in range(count):
+        producer.publish_event(
+            PUBSUB, "jobs", json.dumps({"job": n}), data_content_type="application/json"
+        )
+
+    def handled() -> list[dict[str, object]] | None:
+        events = [e for w in workers for e in w.app.events()]
+        return events if len(events) >= count else None
+
+    events = wait_until(handled, timeout=30, what=f"{count} jobs handled")
+    per_job = Counter(data_of(e)["job"] for e in events)
+    assert per_job == Counter(range(count))  # every job once, none twice
+    per_worker = Counter(e["app"] for e in events)
+    assert set(per_worker) == {"worker-1", "worker-2"}, per_worker
+
+
+def test_every_app_id_gets_its_own_copy_of_each_message(cluster: Cluster) -> None:
+    cluster.resources(sqlite_pubsub())
+    email = cluster.pair("email", [sub("orders")])
+    sms = cluster.pair("sms", [sub("orders")])
+    producer = cluster.client(cluster.sidecar("checkout"))
+
+    for n in range(10):
+        producer.publish_event(
+            PUBSUB, "orders", json.dumps({"order": n}), data_content_type="application/json"
+        )
+
+    for app in (email.app, sms.app):
+        events = app.wait_for(count=10)
+        assert sorted(data_of(e)["order"] for e in events) == list(range(10))
+    assert {e["id"] for e in email.app.events()} == {e["id"] for e in sms.app.events()}
+
+
+def _stored_messages(cluster: Cluster) -> int:
+    with sqlite3.connect(cluster.data_dir / f"{PUBSUB}.pubsub.sqlite") as db:
+        return int(db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+
+def test_handled_and_unsubscribed_messages_leave_nothing_stored(cluster: Cluster) -> None:
+    cluster.resources(sqlite_pubsub())
+    pair = cluster.pair("shipping", [sub("orders")])
+    client = cluster.client(pair.sidecar)
+
+    for n in range(20):
+        client.publish_event(PUBSUB, "nobody-listens", str(n))
+        client.publish_event(PUBSUB, "orders", str(n))
+
+    pair.app.wait_for(count=20)
+    wait_until(lambda: _stored_messages(cluster) == 0, timeout=10, what="an empty message store")

@@ -1,0 +1,1 @@
+from tests.pubsub.harness import cluster as cluster
