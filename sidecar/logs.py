@@ -1,44 +1,36 @@
-"""Structured logging: one JSON object per line, with the ids a line concerns as fields.
+"""Structured logging: one JSON object per line (python-json-logger), ids as fields.
 
 Call sites pass ids through `extra` (`log.info("...", extra={"instance_id": iid})`) so a
-log pipeline can follow one saga or one workflow instance across processes.
+log pipeline can follow one workflow instance across processes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import UTC, datetime
 
-_STANDARD = set(vars(logging.makeLogRecord({})))
+from pythonjsonlogger.json import JsonFormatter
+
+FIELDS = {"asctime": "time", "levelname": "level", "name": "logger", "message": "msg"}
 
 
-class JsonFormatter(logging.Formatter):
-    def __init__(self, app_id: str | None = None) -> None:
-        super().__init__()
-        self._app_id = app_id
+class _Formatter(JsonFormatter):
+    """Lower-case levels, as daprd writes them."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if self._app_id:
-            line["app_id"] = self._app_id
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+    def process_log_record(self, log_record: dict[str, object]) -> dict[str, object]:
+        log_record["level"] = str(log_record.get("level", "")).lower()
+        return log_record
 
 
 def configure(level: str, app_id: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(app_id))
+    handler.setFormatter(
+        _Formatter(
+            " ".join(f"%({name})s" for name in FIELDS),
+            rename_fields=FIELDS,
+            static_fields={"app_id": app_id} if app_id else {},
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

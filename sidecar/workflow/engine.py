@@ -189,7 +189,7 @@ class WorkflowEngine:
         self._apply_created(batch)
         log.info(
             "workflow started",
-            extra={"instance_id": instance_id, "workflow": request.name, "app_id": self.app_id},
+            extra={"instance_id": instance_id, "workflow": request.name},
         )
         self._pump()
         return instance_id

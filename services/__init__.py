@@ -1,0 +1,1 @@
+"""The saga platform's Dapr apps: inventory, payment, shipping and the orchestrator."""

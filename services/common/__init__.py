@@ -1,0 +1,1 @@
+"""Plumbing every service shares: logging, typed publishing, command handling."""

@@ -1,0 +1,1 @@
+"""The contracts between the apps: names, event types and message models, in one place."""

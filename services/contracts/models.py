@@ -1,0 +1,263 @@
+"""Typed, validated message models: orders, commands, replies, approvals and status events.
+
+JSON on the wire uses camelCase (`orderId`, `sagaId`, `commandId`); Python uses snake_case.
+Money is in integer cents. Every command and reply carries `sagaId` (the workflow
+instance id) and `commandId` (one per step attempt family), which make handlers idempotent
+and let replies find their saga.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from services.contracts.names import EventType
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
+
+
+class InvalidMessage(ValueError):
+    """A message that does not match its contract; `reason` says why, for the dead letter."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON-ready dict, as workflow inputs and outputs carry it."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return data
+
+    @classmethod
+    def parse(cls, data: bytes | str | dict[str, Any]) -> Self:
+        """Validates `data`, raising `InvalidMessage` with a readable reason."""
+        try:
+            if isinstance(data, dict):
+                return cls.model_validate(data)
+            return cls.model_validate_json(data)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise InvalidMessage(f"invalid {cls.__name__}: {problems}") from None
+
+
+class Address(Contract):
+    line1: Annotated[str, Field(min_length=1, max_length=200)]
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class OrderLine(Contract):
+    sku: Sku
+    quantity: Annotated[int, Field(ge=1, le=1000)]
+    unit_price_cents: Cents
+
+
+class OrderPlaced(Contract):
+    """What an upstream system publishes on `orders` (type `order.placed`)."""
+
+    order_id: Identifier
+    customer_id: Identifier
+    items: Annotated[list[OrderLine], Field(min_length=1, max_length=100)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    card_number: Annotated[str, Field(pattern=r"^[0-9]{12,19}$")]
+    shipping_address: Address
+
+    @property
+    def amount_cents(self) -> int:
+        return sum(line.quantity * line.unit_price_cents for line in self.items)
+
+
+class Command(Contract):
+    saga_id: Identifier
+    command_id: Identifier
+    order_id: Identifier
+
+
+class ReserveInventory(Command):
+    items: Annotated[list[OrderLine], Field(min_length=1)]
+
+
+class ReleaseInventory(Command):
+    """Restores exactly what the saga reserved; a no-op when nothing is reserved."""
+
+
+class ChargePayment(Command):
+    customer_id: Identifier
+    amount_cents: Annotated[int, Field(gt=0, le=100_000_000_00)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    card_number: Annotated[str, Field(pattern=r"^[0-9]{12,19}$")]
+
+
+class RefundPayment(Command):
+    """Refunds what is left of the saga's charge; a no-op when there is none."""
+
+
+class CreateShipment(Command):
+    address: Address
+    items: Annotated[list[OrderLine], Field(min_length=1)]
+
+
+class CancelShipment(Command):
+    """Cancels the saga's shipment; a no-op when there is none."""
+
+
+class Reply(Command):
+    """Every reply echoes the saga, command and order ids of the command it answers."""
+
+
+class InventoryReserved(Reply):
+    reservation_id: str
+    items: list[OrderLine]
+
+
+class InventoryRejected(Reply):
+    reason: str
+    unavailable: list[str] = []
+
+
+class InventoryReleased(Reply):
+    released: list[OrderLine] = []
+
+
+class PaymentCharged(Reply):
+    charge_id: str
+    amount_cents: int
+
+
+class PaymentDeclined(Reply):
+    reason: str
+
+
+class PaymentRefunded(Reply):
+    charge_id: str | None = None
+    refunded_cents: int = 0
+
+
+class ShipmentCreated(Reply):
+    tracking_id: str
+
+
+class ShipmentFailed(Reply):
+    reason: str
+
+
+class ShipmentCancelled(Reply):
+    tracking_id: str | None = None
+
+
+class ApprovalRequested(Contract):
+    order_id: Identifier
+    saga_id: Identifier
+    approval_id: Identifier
+    customer_id: Identifier
+    amount_cents: int
+    currency: str
+    expires_at: datetime
+    reminder: bool = False
+
+
+class ApprovalDecided(Contract):
+    """What a person (or an upstream system) publishes on `approvals`."""
+
+    order_id: Identifier
+    approved: bool
+    approver: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+
+Outcome = Literal["completed", "rejected", "compensated", "compensation_failed"]
+
+
+class OrderStatus(Contract):
+    """Published on `order-status` when a saga ends (order.completed / failed / compensated)."""
+
+    order_id: Identifier
+    saga_id: Identifier
+    outcome: Outcome
+    reason: str | None = None
+    failed_step: str | None = None
+    tracking_id: str | None = None
+    charge_id: str | None = None
+    amount_cents: int | None = None
+    compensations: list[str] = []
+
+
+class DeadLetter(Contract):
+    """A message an app could not process, published on the topic's dead-letter topic."""
+
+    topic: str
+    reason: str
+    event_type: str
+    event_id: str
+    app_id: str
+    data: str
+
+
+COMMANDS: dict[EventType, type[Command]] = {
+    EventType.INVENTORY_RESERVE: ReserveInventory,
+    EventType.INVENTORY_RELEASE: ReleaseInventory,
+    EventType.PAYMENT_CHARGE: ChargePayment,
+    EventType.PAYMENT_REFUND: RefundPayment,
+    EventType.SHIPPING_CREATE: CreateShipment,
+    EventType.SHIPPING_CANCEL: CancelShipment,
+}
+
+REPLIES: dict[EventType, type[Reply]] = {
+    EventType.INVENTORY_RESERVED: InventoryReserved,
+    EventType.INVENTORY_REJECTED: InventoryRejected,
+    EventType.INVENTORY_RELEASED: InventoryReleased,
+    EventType.PAYMENT_CHARGED: PaymentCharged,
+    EventType.PAYMENT_DECLINED: PaymentDeclined,
+    EventType.PAYMENT_REFUNDED: PaymentRefunded,
+    EventType.SHIPPING_CREATED: ShipmentCreated,
+    EventType.SHIPPING_FAILED: ShipmentFailed,
+    EventType.SHIPPING_CANCELLED: ShipmentCancelled,
+}
+
+
+def parse_reply(event_type: str, data: bytes | str | dict[str, Any]) -> Reply:
+    """The typed reply for a `saga-replies` event, or `InvalidMessage`."""
+    try:
+        model = REPLIES[EventType(event_type)]
+    except (ValueError, KeyError):
+        raise InvalidMessage(f"unknown reply type '{event_type}'") from None
+    return model.parse(data)
+
+
+def reply_event(event_type: EventType | str, reply: Reply) -> dict[str, Any]:
+    """The external event a saga receives for a reply: its type and body."""
+    return {"type": str(event_type), "reply": reply.to_data()}
+
+
+def decode_json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as error:
+        raise InvalidMessage(f"body is not JSON: {error}") from None
+
+
+class StockLevel(Contract):
+    """One SKU's stock, as the inventory service keeps it (read-only for other apps)."""
+
+    sku: Sku
+    available: Annotated[int, Field(ge=0)]
+    reserved: Annotated[int, Field(ge=0)] = 0

@@ -1,0 +1,1 @@
+"""The orchestrator app: saga and approval workflows, their subscriptions, the management API."""

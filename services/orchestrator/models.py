@@ -1,0 +1,84 @@
+"""Inputs and outputs of the orchestrator's workflows.
+
+Configuration travels inside the input (determinism: workflow code reads no environment),
+so a run replays with the settings it started with.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from services.contracts.models import Contract, Identifier, OrderPlaced, Outcome
+
+
+class SagaConfig(Contract):
+    approval_threshold_cents: Annotated[int, Field(ge=0)] = 100_000
+    step_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    approval_timeout_seconds: Annotated[float, Field(gt=0)] = 72 * 3600.0
+    approval_reminder_seconds: Annotated[float, Field(gt=0)] | None = 24 * 3600.0
+    compensation_attempts: Annotated[int, Field(ge=1)] = 5
+    compensation_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+
+class SagaInput(Contract):
+    order: OrderPlaced
+    config: SagaConfig = SagaConfig()
+
+
+class SagaResult(Contract):
+    order_id: Identifier
+    outcome: Outcome
+    reason: str | None = None
+    failed_step: str | None = None
+    reservation_id: str | None = None
+    charge_id: str | None = None
+    tracking_id: str | None = None
+    approval: Literal["approved", "rejected", "timed_out"] | None = None
+    compensations: list[str] = []
+
+
+class ApprovalRequest(Contract):
+    """Input of the `approval` workflow (instance id `approval-<orderId>`)."""
+
+    order_id: Identifier
+    saga_id: Identifier
+    customer_id: Identifier
+    amount_cents: int
+    currency: str
+    timeout_seconds: Annotated[float, Field(gt=0)]
+    reminder_seconds: Annotated[float, Field(gt=0)] | None = None
+
+
+class ApprovalResult(Contract):
+    decision: Literal["approved", "rejected", "timed_out"]
+    approver: str | None = None
+    reason: str | None = None
+
+
+class BatchInput(Contract):
+    """Input of `order_batch`: orders run as child sagas, fanned out and aggregated."""
+
+    batch_id: Identifier
+    orders: Annotated[list[OrderPlaced], Field(min_length=1, max_length=500)]
+    config: SagaConfig = SagaConfig()
+
+
+class BatchResult(Contract):
+    batch_id: Identifier
+    total: int
+    outcomes: dict[str, int]
+    results: list[SagaResult]
+
+
+class StockMonitorInput(Contract):
+    """Input of `stock_monitor`: polls stock levels and alerts below the threshold."""
+
+    skus: Annotated[list[str], Field(min_length=1)]
+    low_stock_threshold: Annotated[int, Field(ge=0)] = 5
+    interval_seconds: Annotated[float, Field(gt=0)] = 60.0
+    checks_before_continue_as_new: Annotated[int, Field(ge=1)] = 10
+    checks_done: int = 0
+    max_checks: int | None = None
+    alerted: list[str] = []
