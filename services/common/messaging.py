@@ -4,18 +4,22 @@ A command handler gets a validated model and answers (reply type, reply model). 
 messages are published to the topic's dead-letter topic with the reason and acknowledged,
 so they are neither retried forever nor lost. A reply that cannot be published makes the
 handler answer RETRY: the redelivered command finds its stored reply (handlers are
-idempotent by `commandId`) and publishes it again.
+idempotent by `commandId`) and publishes it again. A handler that fails (the state store
+is unreachable, a conflict outlasted its retries) answers RETRY too.
+
+Each command service subscribes to its topic with one rule per command type and a default
+route that dead-letters the event types it does not know (`default_route`, `command_route`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dapr.clients import DaprClient
 from dapr.clients.grpc._response import TopicEventResponse
-from dapr.ext.grpc import SubscriptionMessage
+from dapr.ext.grpc import Rule, SubscriptionMessage
 
 from services.contracts.models import Contract, DeadLetter, InvalidMessage
 from services.contracts.names import PUBSUB, EventType, Topic, dead_letter_topic
@@ -64,6 +68,29 @@ def dead_letter(client: DaprClient, app_id: str, event: SubscriptionMessage, rea
     )
 
 
+def default_route(topic: Topic) -> dict[str, Any]:
+    """`App.subscribe` arguments for a topic's default route. Register it before the rules:
+    the SDK declares a default route only on a topic's first registration, and only when
+    told to skip topic validation."""
+    return {
+        "pubsub_name": PUBSUB,
+        "topic": str(topic),
+        "dead_letter_topic": dead_letter_topic(topic),
+        "disable_topic_validation": True,
+    }
+
+
+def command_route(topic: Topic, event_type: EventType, priority: int) -> dict[str, Any]:
+    """`App.subscribe` arguments routing `event_type` on `topic` to the decorated handler
+    (the SDK names the route after the handler function, so handler names must differ)."""
+    return {
+        "pubsub_name": PUBSUB,
+        "topic": str(topic),
+        "dead_letter_topic": dead_letter_topic(topic),
+        "rule": Rule(f'event.type == "{event_type}"', priority),
+    }
+
+
 class CommandHandling:
     """Turns subscription callbacks into validated, replied, dead-lettered command handling."""
 
@@ -82,25 +109,30 @@ class CommandHandling:
             command = model.parse(bytes(event.raw_data()))
         except InvalidMessage as error:
             return self.reject(event, error.reason)
-        reply_type, reply = handler(command)
+        context = {
+            "saga_id": getattr(command, "saga_id", None),
+            "command_id": getattr(command, "command_id", None),
+            "event_id": event.id(),
+        }
+        try:
+            reply_type, reply = handler(command)
+        except Exception:  # whatever failed, the command is retried, then dead-lettered
+            log.exception("command not handled; it will be redelivered", extra=context)
+            return TopicEventResponse("retry")
         try:
             publish(self.client, self.reply_topic, reply_type, reply)
         except Exception:  # the SDK raises several error types; the command is retried
-            log.exception(
-                "reply not published; the command will be redelivered",
-                extra={"saga_id": getattr(command, "saga_id", None), "event_id": event.id()},
-            )
+            log.exception("reply not published; the command will be redelivered", extra=context)
             return TopicEventResponse("retry")
         log.info(
             "command handled",
-            extra={
-                "saga_id": getattr(command, "saga_id", None),
-                "command_id": getattr(command, "command_id", None),
-                "command": event.type(),
-                "reply": str(reply_type),
-            },
+            extra={**context, "command": event.type(), "reply": str(reply_type)},
         )
         return TopicEventResponse("success")
+
+    def reject_unknown(self, event: SubscriptionMessage) -> TopicEventResponse:
+        """For a default route: an event type no rule matched is no command of this topic."""
+        return self.reject(event, f"unknown event type '{event.type()}' on '{event.topic()}'")
 
     def reject(self, event: SubscriptionMessage, reason: str) -> TopicEventResponse:
         """Dead-letters an unprocessable message; RETRY if even that cannot be published."""

@@ -1,0 +1,1 @@
+"""The inventory service: a Dapr app answering `inventory-commands` on `saga-replies`."""

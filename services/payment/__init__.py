@@ -1,0 +1,1 @@
+"""The payment service: a Dapr app answering `payment-commands` on `saga-replies`."""

@@ -1,0 +1,1 @@
+"""The shipping service: a Dapr app answering `shipping-commands` on `saga-replies`."""
