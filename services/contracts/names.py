@@ -59,6 +59,10 @@ class EventType(StrEnum):
     ORDER_COMPLETED = "order.completed"
     ORDER_FAILED = "order.failed"
     ORDER_COMPENSATED = "order.compensated"
+    # The `stock_monitor` workflow's alert, on `order-status`: a SKU's available stock fell
+    # below the monitor's threshold. Data: the SKU's `StockLevel` as the inventory keeps it.
+    # Sent once per drop: a SKU alerts again only after it was seen back at or above it.
+    INVENTORY_LOW_STOCK = "inventory.low-stock"
     DEAD_LETTER = "dead-letter"
 
 

@@ -1,0 +1,160 @@
+"""The orchestrator's activities: all of its workflows' I/O, through the Dapr SDK.
+
+Workflow code must replay deterministically, so it never publishes or reads state itself;
+it calls these activities, whose results the workflow history records. Each activity takes
+and returns JSON-ready dicts (the contracts' camelCase form), validates its input against
+the contract before anything leaves the process, and raises on failure so the workflow's
+retry policy (see `workflows.IO_RETRY`) runs it again.
+
+Publishing is at-least-once (an activity may run again after a crash): every command
+carries its deterministic `commandId`, so the services' handlers make a second copy
+harmless, and status events are idempotent facts about a saga.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from dapr.clients import DaprClient
+from dapr.ext.workflow import WorkflowActivityContext
+
+from services.common.messaging import publish
+from services.contracts.models import (
+    COMMANDS,
+    ApprovalRequested,
+    InvalidMessage,
+    OrderStatus,
+    StockLevel,
+)
+from services.contracts.names import STATESTORE, EventType, Topic, stock_key
+
+log = logging.getLogger("services.orchestrator.activities")
+
+
+class ActivityName(StrEnum):
+    """The names the activities are registered under (and called by, from workflows)."""
+
+    SEND_COMMAND = "send_command"
+    PUBLISH_ORDER_STATUS = "publish_order_status"
+    PUBLISH_APPROVAL_REQUEST = "publish_approval_request"
+    READ_STOCK_LEVELS = "read_stock_levels"
+    PUBLISH_LOW_STOCK_ALERT = "publish_low_stock_alert"
+
+
+# Which topic carries each command, by the service that handles it.
+COMMAND_TOPICS: dict[EventType, Topic] = {
+    EventType.INVENTORY_RESERVE: Topic.INVENTORY_COMMANDS,
+    EventType.INVENTORY_RELEASE: Topic.INVENTORY_COMMANDS,
+    EventType.PAYMENT_CHARGE: Topic.PAYMENT_COMMANDS,
+    EventType.PAYMENT_REFUND: Topic.PAYMENT_COMMANDS,
+    EventType.SHIPPING_CREATE: Topic.SHIPPING_COMMANDS,
+    EventType.SHIPPING_CANCEL: Topic.SHIPPING_COMMANDS,
+}
+
+STATUS_TYPES = {EventType.ORDER_COMPLETED, EventType.ORDER_FAILED, EventType.ORDER_COMPENSATED}
+
+Activity = Callable[[WorkflowActivityContext, Any], Any]
+
+
+def command_input(event_type: EventType, command: dict[str, Any]) -> dict[str, Any]:
+    """The input of `send_command`: the command's CloudEvent type and its body."""
+    return {"type": str(event_type), "command": command}
+
+
+def status_input(event_type: EventType, status: dict[str, Any]) -> dict[str, Any]:
+    """The input of `publish_order_status`: the status event's type and its body."""
+    return {"type": str(event_type), "status": status}
+
+
+class OrchestratorActivities:
+    """The activities, bound to one `DaprClient` (thread-safe; activities run in a pool)."""
+
+    def __init__(self, dapr: DaprClient) -> None:
+        self.dapr = dapr
+
+    def by_name(self) -> dict[ActivityName, Activity]:
+        return {
+            ActivityName.SEND_COMMAND: self.send_command,
+            ActivityName.PUBLISH_ORDER_STATUS: self.publish_order_status,
+            ActivityName.PUBLISH_APPROVAL_REQUEST: self.publish_approval_request,
+            ActivityName.READ_STOCK_LEVELS: self.read_stock_levels,
+            ActivityName.PUBLISH_LOW_STOCK_ALERT: self.publish_low_stock_alert,
+        }
+
+    def send_command(self, ctx: WorkflowActivityContext, data: dict[str, Any]) -> None:
+        """Publishes one saga command on its service's command topic."""
+        event_type = EventType(data["type"])
+        command = COMMANDS[event_type].parse(data["command"])
+        publish(self.dapr, COMMAND_TOPICS[event_type], event_type, command)
+        log.info(
+            "command sent",
+            extra={
+                "saga_id": command.saga_id,
+                "instance_id": ctx.workflow_id,
+                "command": str(event_type),
+                "command_id": command.command_id,
+            },
+        )
+
+    def publish_order_status(self, ctx: WorkflowActivityContext, data: dict[str, Any]) -> None:
+        """Publishes how a saga ended (`order.completed` / `order.failed` / ...)."""
+        event_type = EventType(data["type"])
+        if event_type not in STATUS_TYPES:
+            raise InvalidMessage(f"'{event_type}' is not an order status event")
+        status = OrderStatus.parse(data["status"])
+        publish(self.dapr, Topic.ORDER_STATUS, event_type, status)
+        log.info(
+            "order status published",
+            extra={
+                "saga_id": status.saga_id,
+                "instance_id": ctx.workflow_id,
+                "event_type": str(event_type),
+                "outcome": status.outcome,
+            },
+        )
+
+    def publish_approval_request(self, ctx: WorkflowActivityContext, data: dict[str, Any]) -> None:
+        """Publishes `approval.requested` (also as the reminder, with `reminder: true`)."""
+        request = ApprovalRequested.parse(data)
+        publish(self.dapr, Topic.ORDER_STATUS, EventType.APPROVAL_REQUESTED, request)
+        log.info(
+            "approval requested",
+            extra={
+                "saga_id": request.saga_id,
+                "instance_id": ctx.workflow_id,
+                "reminder": request.reminder,
+                "expires_at": request.expires_at.isoformat(),
+            },
+        )
+
+    def read_stock_levels(
+        self, ctx: WorkflowActivityContext, data: dict[str, Any]
+    ) -> dict[str, dict[str, Any] | None]:
+        """Each SKU's `StockLevel` as the inventory keeps it; None for a SKU it does not
+        know, or whose stored value does not match the contract (logged as an error)."""
+        levels: dict[str, dict[str, Any] | None] = {}
+        for sku in data["skus"]:
+            item = self.dapr.get_state(STATESTORE, stock_key(sku))
+            levels[sku] = None
+            if not item.data:
+                continue
+            try:
+                levels[sku] = StockLevel.parse(item.data).to_data()
+            except InvalidMessage as error:
+                log.error(
+                    "unreadable stock level",
+                    extra={"instance_id": ctx.workflow_id, "sku": sku, "reason": error.reason},
+                )
+        return levels
+
+    def publish_low_stock_alert(self, ctx: WorkflowActivityContext, data: dict[str, Any]) -> None:
+        """Publishes `inventory.low-stock` on `order-status` with the SKU's `StockLevel`."""
+        level = StockLevel.parse(data)
+        publish(self.dapr, Topic.ORDER_STATUS, EventType.INVENTORY_LOW_STOCK, level)
+        log.warning(
+            "low stock",
+            extra={"instance_id": ctx.workflow_id, "sku": level.sku, "available": level.available},
+        )

@@ -1,0 +1,222 @@
+"""The orchestrator's pub/sub handlers: messages in, workflow calls out.
+
+- `orders` (`order.placed`): starts `order_saga` as `order-<orderId>`, once. A duplicate
+  message (an instance with that id exists, in any status) is acknowledged and starts
+  nothing: the sidecar reuses the id of a *terminal* instance, so without the check a
+  redelivered order would run its saga a second time.
+- `saga-replies`: raises each reply into its saga as the external event named by the
+  reply's `commandId`, with `reply_event(type, reply)` as data.
+- `approvals` (`approval.decided`): raises `approval_decision` into `approval-<orderId>`.
+
+A message that fails its contract goes to the topic's dead-letter topic with the reason
+(`CommandHandling.reject`) and is acknowledged. A reply or decision for an instance that
+does not exist or has finished is acknowledged and logged: retrying cannot help it. Only a
+failure to reach the sidecar answers RETRY, so the message comes back later.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from typing import Any
+
+import dapr.ext.workflow as wf
+import grpc
+from dapr.clients import DaprClient
+from dapr.clients.grpc._response import TopicEventResponse
+from dapr.ext.grpc import App, SubscriptionMessage
+
+from services.common.messaging import CommandHandling
+from services.contracts.models import (
+    ApprovalDecided,
+    InvalidMessage,
+    OrderPlaced,
+    parse_reply,
+    reply_event,
+)
+from services.contracts.names import (
+    APPROVAL_DECISION_EVENT,
+    PUBSUB,
+    EventType,
+    Topic,
+    WorkflowName,
+    approval_instance_id,
+    dead_letter_topic,
+    saga_instance_id,
+)
+from services.orchestrator.models import SagaConfig, SagaInput
+from services.orchestrator.workflows import MAX_ORDER_ID_LENGTH
+
+log = logging.getLogger("services.orchestrator.subscriptions")
+
+SUCCESS = TopicEventResponse("success")
+RETRY = TopicEventResponse("retry")
+
+# The CloudEvent type Dapr gives a message published without `cloudevent.type` metadata:
+# accepted on `orders` beside `order.placed`, so a plain `dapr publish` can place an order.
+DAPR_DEFAULT_TYPE = "com.dapr.event.sent"
+
+TERMINAL = {wf.WorkflowStatus.COMPLETED, wf.WorkflowStatus.FAILED, wf.WorkflowStatus.TERMINATED}
+
+
+class OrchestratorSubscriptions:
+    """The handlers, bound to the workflow client, the Dapr client (for dead letters) and
+    the saga settings every new saga gets in its input."""
+
+    def __init__(
+        self,
+        workflows: wf.DaprWorkflowClient,
+        dapr: DaprClient,
+        saga_config: SagaConfig,
+        app_id: str = "orchestrator",
+    ) -> None:
+        self.workflows = workflows
+        self.saga_config = saga_config
+        self.messages = CommandHandling(dapr, app_id)
+
+    # -- orders ------------------------------------------------------------------------
+
+    def on_order_placed(self, event: SubscriptionMessage) -> TopicEventResponse:
+        if event.type() not in {EventType.ORDER_PLACED, DAPR_DEFAULT_TYPE}:
+            return self.messages.reject(
+                event, f"unexpected event type '{event.type()}' on topic '{Topic.ORDERS}'"
+            )
+        try:
+            order = OrderPlaced.parse(bytes(event.raw_data()))
+        except InvalidMessage as error:
+            return self.messages.reject(event, error.reason)
+        if len(order.order_id) > MAX_ORDER_ID_LENGTH:
+            return self.messages.reject(
+                event, f"orderId longer than {MAX_ORDER_ID_LENGTH} characters cannot run a saga"
+            )
+        instance_id = saga_instance_id(order.order_id)
+        context = {"saga_id": instance_id, "instance_id": instance_id, "event_id": event.id()}
+        try:
+            existing = self.workflows.get_workflow_state(instance_id, fetch_payloads=False)
+            if existing is not None:
+                log.info(
+                    "duplicate order.placed: the saga exists, nothing started",
+                    extra={**context, "status": existing.runtime_status.name},
+                )
+                return SUCCESS
+            self.workflows.schedule_new_workflow(
+                WorkflowName.ORDER_SAGA,
+                input=SagaInput(order=order, config=self.saga_config).to_data(),
+                instance_id=instance_id,
+            )
+        except grpc.RpcError as error:
+            if _code(error) == grpc.StatusCode.ALREADY_EXISTS:
+                log.info("duplicate order.placed: the saga was started meanwhile", extra=context)
+                return SUCCESS
+            log.warning(
+                "saga not started; the order will be redelivered",
+                extra={**context, "error": _details(error)},
+            )
+            return RETRY
+        log.info("saga started", extra={**context, "amount_cents": order.amount_cents})
+        return SUCCESS
+
+    # -- replies -----------------------------------------------------------------------
+
+    def on_saga_reply(self, event: SubscriptionMessage) -> TopicEventResponse:
+        try:
+            reply = parse_reply(str(event.type()), bytes(event.raw_data()))
+        except InvalidMessage as error:
+            return self.messages.reject(event, error.reason)
+        context = {
+            "saga_id": reply.saga_id,
+            "instance_id": reply.saga_id,
+            "command_id": reply.command_id,
+            "reply": str(event.type()),
+            "event_id": event.id(),
+        }
+        return self._raise(
+            reply.saga_id,
+            reply.command_id,
+            reply_event(str(event.type()), reply),
+            context,
+            "reply",
+        )
+
+    # -- approvals ---------------------------------------------------------------------
+
+    def on_approval_decided(self, event: SubscriptionMessage) -> TopicEventResponse:
+        if event.type() not in {EventType.APPROVAL_DECIDED, DAPR_DEFAULT_TYPE}:
+            return self.messages.reject(
+                event, f"unexpected event type '{event.type()}' on topic '{Topic.APPROVALS}'"
+            )
+        try:
+            decided = ApprovalDecided.parse(bytes(event.raw_data()))
+        except InvalidMessage as error:
+            return self.messages.reject(event, error.reason)
+        instance_id = approval_instance_id(decided.order_id)
+        context = {
+            "saga_id": saga_instance_id(decided.order_id),
+            "instance_id": instance_id,
+            "approved": decided.approved,
+            "approver": decided.approver,
+            "event_id": event.id(),
+        }
+        return self._raise(
+            instance_id, APPROVAL_DECISION_EVENT, decided.to_data(), context, "decision"
+        )
+
+    # -- shared ------------------------------------------------------------------------
+
+    def _raise(
+        self, instance_id: str, name: str, data: Any, context: dict[str, Any], what: str
+    ) -> TopicEventResponse:
+        """Raises `name` into a live instance; acknowledges (and logs) anything else."""
+        try:
+            state = self.workflows.get_workflow_state(instance_id, fetch_payloads=False)
+            if state is None:
+                log.warning(f"{what} for an unknown workflow acknowledged", extra=context)
+                return SUCCESS
+            if state.runtime_status in TERMINAL:
+                log.info(
+                    f"{what} for a finished workflow acknowledged",
+                    extra={**context, "status": state.runtime_status.name},
+                )
+                return SUCCESS
+            self.workflows.raise_workflow_event(instance_id, name, data=data)
+        except grpc.RpcError as error:
+            if _code(error) == grpc.StatusCode.NOT_FOUND:  # purged since the check
+                log.warning(f"{what} for an unknown workflow acknowledged", extra=context)
+                return SUCCESS
+            log.warning(
+                f"{what} not raised; it will be redelivered",
+                extra={**context, "error": _details(error)},
+            )
+            return RETRY
+        log.info(f"{what} raised", extra=context)
+        return SUCCESS
+
+
+def build_app(
+    subscriptions: OrchestratorSubscriptions,
+    interceptors: tuple[grpc.ServerInterceptor, ...] = (),
+) -> App:
+    """The app-callback server with the three subscriptions. Each topic's dead-letter topic
+    also receives what the sidecar gives up on after its retries (resiliency policy)."""
+    app = App(
+        thread_pool=futures.ThreadPoolExecutor(max_workers=16),
+        interceptors=interceptors,
+    )
+    handlers = {
+        Topic.ORDERS: subscriptions.on_order_placed,
+        Topic.SAGA_REPLIES: subscriptions.on_saga_reply,
+        Topic.APPROVALS: subscriptions.on_approval_decided,
+    }
+    for topic, handler in handlers.items():
+        app.subscribe(PUBSUB, str(topic), dead_letter_topic=dead_letter_topic(topic))(handler)
+    return app
+
+
+def _code(error: grpc.RpcError) -> grpc.StatusCode | None:
+    code = getattr(error, "code", None)
+    return code() if callable(code) else None
+
+
+def _details(error: grpc.RpcError) -> str:
+    details = getattr(error, "details", None)
+    return str(details() if callable(details) else error)

@@ -1,0 +1,1 @@
+from tests.orchestrator.harness import orchestrator as orchestrator

@@ -1,0 +1,107 @@
+"""`python -m services.orchestrator` as a process beside its sidecar: it connects, serves
+the subscriptions and the API, runs a saga placed on `orders` with the settings from its
+environment, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dapr.ext.workflow as wf
+import pytest
+from dapr.clients import DaprClient
+
+from services.common.messaging import publish
+from services.contracts.names import EventType, Topic
+from tests.orchestrator.harness import order
+from tests.processes import free_port, wait_until
+from tests.pubsub.harness import ROOT, Sidecar, wait_topics
+
+
+@pytest.fixture
+def sidecar(tmp_path: Path) -> Iterator[Sidecar]:
+    process = Sidecar(
+        data_dir=tmp_path / "data",
+        app_id="orchestrator",
+        label="orchestrator",
+        extra_args=["--resources-path", str(ROOT / "components"), "--app-port", str(free_port())],
+    )
+    yield process.start()
+    process.stop()
+
+
+def _get(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+def test_process_serves_subscriptions_and_api_and_stops_on_sigterm(
+    sidecar: Sidecar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_port = int(sidecar.extra_args[-1])
+    api_port = free_port()
+    log_path = tmp_path / "orchestrator.log"
+    env = {
+        **os.environ,
+        "DAPR_GRPC_PORT": str(sidecar.grpc_port),
+        "DAPR_HTTP_PORT": str(sidecar.http_port),
+        "APP_PORT": str(app_port),
+        "API_PORT": str(api_port),
+        "STEP_TIMEOUT_SECONDS": "1",
+        "COMPENSATION_ATTEMPTS": "1",
+        "COMPENSATION_TIMEOUT_SECONDS": "1",
+    }
+    env.pop("API_TOKEN", None)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.orchestrator"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+    try:
+        wait_topics(sidecar, {"orders", "saga-replies", "approvals"})
+        wait_until(lambda: _get(f"http://127.0.0.1:{api_port}/healthz"), what="the API")
+
+        # Placed through pub/sub. No service answers here: the saga's first step times
+        # out (1 s, from the process's environment) and its compensation goes unanswered.
+        monkeypatch.setenv("DAPR_HTTP_PORT", str(sidecar.http_port))
+        with DaprClient(address=sidecar.address) as dapr:
+            publish(dapr, Topic.ORDERS, EventType.ORDER_PLACED, order("proc-1"))
+        client = wf.DaprWorkflowClient(host="127.0.0.1", port=str(sidecar.grpc_port))
+        try:
+            wait_until(lambda: client.get_workflow_state("order-proc-1"), what="the saga")
+            state = client.wait_for_workflow_completion("order-proc-1", timeout_in_seconds=60)
+        finally:
+            client.close()
+        assert state is not None
+        assert state.runtime_status == wf.WorkflowStatus.COMPLETED
+        output = json.loads(state.serialized_output)
+        assert output["outcome"] == "compensation_failed"
+        assert output["failedStep"] == "reserve"
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    messages = [line.get("msg") for line in lines]
+    assert "stopped" in messages, log_path.read_text()[-3000:]
+    sent = [line for line in lines if line.get("msg") == "command sent"]
+    assert sent
+    assert all(line["saga_id"] == "order-proc-1" for line in sent)
+    assert {line["app_id"] for line in lines} == {"orchestrator"}
+    assert str(EventType.INVENTORY_RESERVE) in {line.get("command") for line in sent}

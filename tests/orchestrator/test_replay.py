@@ -1,0 +1,58 @@
+"""Determinism: a saga interrupted by a crash of its sidecar and a new worker process
+replays its history from the start and ends exactly as an uninterrupted one."""
+
+from __future__ import annotations
+
+from services.contracts.models import ApprovalDecided
+from services.contracts.names import EventType, Topic
+from services.orchestrator.models import SagaResult
+from tests.orchestrator.harness import Orchestrator, order
+from tests.pubsub.harness import wait_connected
+
+BIG = 250_000
+
+
+def _approve(orchestrator: Orchestrator, order_id: str) -> None:
+    orchestrator.publish(
+        Topic.APPROVALS,
+        EventType.APPROVAL_DECIDED,
+        ApprovalDecided(order_id=order_id, approved=True, approver="alice"),
+    )
+
+
+def _without_ids(result: SagaResult, order_id: str) -> dict[str, object]:
+    return {
+        key: value.replace(order_id, "<order>") if isinstance(value, str) else value
+        for key, value in result.to_data().items()
+    }
+
+
+def test_saga_replayed_after_sidecar_crash_and_new_worker_ends_the_same_way(
+    orchestrator: Orchestrator,
+) -> None:
+    # Reference run, uninterrupted.
+    orchestrator.start_saga(order("steady-1", BIG))
+    orchestrator.wait_for_status("steady-1", EventType.APPROVAL_REQUESTED)
+    _approve(orchestrator, "steady-1")
+    reference = orchestrator.saga_result("order-steady-1")
+
+    # Same scenario, crashed while waiting for the approval: the sidecar gets kill -9,
+    # the worker is replaced, so the new one rebuilds the saga from history alone.
+    instance_id = orchestrator.start_saga(order("crash-1", BIG))
+    orchestrator.wait_for_status("crash-1", EventType.APPROVAL_REQUESTED)
+    assert orchestrator.sidecar is not None
+    orchestrator.sidecar.kill()
+    orchestrator.stop_runtime()
+    orchestrator.sidecar.start()
+    orchestrator.start_runtime()
+    wait_connected(orchestrator.sidecar)
+    _approve(orchestrator, "crash-1")
+    result = orchestrator.saga_result(instance_id)
+
+    assert result.outcome == "completed"
+    assert _without_ids(result, "crash-1") == _without_ids(reference, "steady-1")
+    # Replay sent nothing twice: the same commands, in the same order.
+    assert orchestrator.services.commands_for("crash-1") == orchestrator.services.commands_for(
+        "steady-1"
+    )
+    assert len(orchestrator.wait_for_status("crash-1", EventType.APPROVAL_REQUESTED)) == 1
