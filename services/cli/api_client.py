@@ -1,0 +1,146 @@
+"""The management API over HTTP, as the CLI uses it: one method per route, JSON in and
+out, failures raised as `ApiCallFailed` (with the API's error code) or `CannotConnect`."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+
+class CannotConnect(Exception):
+    """Nothing answered at the API URL."""
+
+
+class ApiCallFailed(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+class SagaApi:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+
+    def __enter__(self) -> SagaApi:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise CannotConnect(f"cannot connect to {self._http.base_url}: {error}") from None
+        if response.is_error:
+            raise self._failure(response)
+        return response
+
+    @staticmethod
+    def _failure(response: httpx.Response) -> ApiCallFailed:
+        try:
+            error = response.json()["error"]
+            return ApiCallFailed(response.status_code, str(error["code"]), str(error["message"]))
+        except (ValueError, KeyError, TypeError):
+            text = response.text.strip() or response.reason_phrase
+            return ApiCallFailed(response.status_code, f"HTTP_{response.status_code}", text)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._call(method, path, **kwargs).json()
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def start_run(self, name: str, data: Any, instance_id: str | None) -> Any:
+        body: dict[str, Any] = {"input": data}
+        if instance_id:
+            body["instanceId"] = instance_id
+        return self._json("POST", f"/v1/workflows/{_segment(name)}/runs", json=body)
+
+    def get_run(self, instance_id: str) -> Any:
+        return self._json("GET", f"/v1/runs/{_segment(instance_id)}")
+
+    def list_runs(
+        self, status: str | None, name: str | None, page_size: int, token: str | None
+    ) -> Any:
+        params: dict[str, Any] = {"pageSize": page_size}
+        if status:
+            params["status"] = status
+        if name:
+            params["name"] = name
+        if token:
+            params["continuationToken"] = token
+        return self._json("GET", "/v1/runs", params=params)
+
+    def all_runs(self, status: str | None, name: str | None, page_size: int) -> list[Any]:
+        runs: list[Any] = []
+        token: str | None = None
+        while True:
+            page = self.list_runs(status, name, page_size, token)
+            runs += page["items"]
+            token = page.get("continuationToken")
+            if not token:
+                return runs
+
+    def history(self, instance_id: str) -> Any:
+        return self._json("GET", f"/v1/runs/{_segment(instance_id)}/history")
+
+    def mermaid(self, instance_id: str) -> str:
+        return self._call("GET", f"/v1/runs/{_segment(instance_id)}/history/mermaid").text
+
+    def raise_event(self, instance_id: str, event: str, data: Any) -> Any:
+        path = f"/v1/runs/{_segment(instance_id)}/events/{_segment(event)}"
+        return self._json("POST", path, json={"data": data})
+
+    def suspend(self, instance_id: str, reason: str | None) -> Any:
+        return self._json(
+            "POST", f"/v1/runs/{_segment(instance_id)}/suspend", json={"reason": reason}
+        )
+
+    def resume(self, instance_id: str, reason: str | None) -> Any:
+        return self._json(
+            "POST", f"/v1/runs/{_segment(instance_id)}/resume", json={"reason": reason}
+        )
+
+    def terminate(self, instance_id: str, output: Any) -> Any:
+        path = f"/v1/runs/{_segment(instance_id)}/terminate"
+        return self._json("POST", path, json={"output": output})
+
+    def purge(self, instance_id: str) -> Any:
+        return self._json("DELETE", f"/v1/runs/{_segment(instance_id)}")
+
+    def purge_older_than(self, duration: str) -> Any:
+        return self._json("POST", "/v1/runs/purge", json={"olderThan": duration})
+
+    # -- approvals, orders, stock --------------------------------------------------------
+
+    def approvals(self) -> Any:
+        return self._json("GET", "/v1/approvals", params={"status": "pending"})
+
+    def approve(self, order_id: str, approver: str) -> Any:
+        path = f"/v1/approvals/{_segment(order_id)}/approve"
+        return self._json("POST", path, json={"approver": approver})
+
+    def reject(self, order_id: str, approver: str, reason: str) -> Any:
+        path = f"/v1/approvals/{_segment(order_id)}/reject"
+        return self._json("POST", path, json={"approver": approver, "reason": reason})
+
+    def place_order(self, order: Any) -> Any:
+        return self._json("POST", "/v1/orders", json=order)
+
+    def stock(self, skus: list[str] | None) -> Any:
+        return self._json("GET", "/v1/inventory/stock", params={"sku": skus or []})

@@ -1,0 +1,217 @@
+"""Workflow runs: start, get, list, history (JSON and Mermaid), raise event, suspend,
+resume, terminate, purge. Each route translates HTTP into one gateway call and back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import PlainTextResponse
+
+from services.contracts.names import WorkflowName
+from services.orchestrator.api.dependencies import GatewayDep, SettingsDep
+from services.orchestrator.api.durations import parse_go_duration
+from services.orchestrator.api.errors import (
+    ErrorCode,
+    error_responses,
+    not_found,
+    validation_failed,
+)
+from services.orchestrator.api.inputs import prepare_input
+from services.orchestrator.api.mermaid import render_sequence
+from services.orchestrator.api.schemas import (
+    RUN_STATUSES,
+    Accepted,
+    History,
+    Purged,
+    PurgeOlderThan,
+    RaiseEvent,
+    Reason,
+    Run,
+    RunPage,
+    RunStarted,
+    StartRun,
+    Terminate,
+    run_from_state,
+)
+
+router = APIRouter(prefix="/v1", tags=["runs"])
+
+RunId = Annotated[str, Path(alias="instanceId", description="The run's instance id.")]
+
+
+def _workflow(name: str) -> WorkflowName:
+    try:
+        return WorkflowName(name)
+    except ValueError:
+        known = ", ".join(w.value for w in WorkflowName)
+        raise not_found(
+            ErrorCode.WORKFLOW_NAME_NOT_FOUND,
+            f"there is no workflow named '{name}' (known: {known})",
+        ) from None
+
+
+def _statuses(text: str | None) -> frozenset[str] | None:
+    if not text:
+        return None
+    statuses = frozenset(part.strip().upper() for part in text.split(",") if part.strip())
+    unknown = sorted(statuses - set(RUN_STATUSES))
+    if unknown:
+        raise validation_failed(
+            f"unknown status {', '.join(unknown)} (use {', '.join(RUN_STATUSES)})"
+        )
+    return statuses
+
+
+@router.post(
+    "/workflows/{name}/runs",
+    status_code=HTTPStatus.CREATED,
+    summary="Start a run of a workflow",
+    responses=error_responses(401, 404, 409, 422),
+)
+def start_run(
+    name: Annotated[
+        str, Path(description="One of order_saga, approval, order_batch, stock_monitor.")
+    ],
+    body: StartRun,
+    response: Response,
+    gateway: GatewayDep,
+    settings: SettingsDep,
+) -> RunStarted:
+    workflow = _workflow(name)
+    data, default_id = prepare_input(workflow, body.input, settings.saga_config)
+    instance_id = gateway.start(workflow, data, body.instance_id or default_id)
+    response.headers["Location"] = f"/v1/runs/{instance_id}"
+    return RunStarted(instance_id=instance_id)
+
+
+@router.get(
+    "/runs",
+    summary="List runs, a page at a time",
+    description="Pages over instance ids in the runtime's order; `status` and `name` "
+    "filter each page, so a filtered page may hold fewer than `pageSize` runs (even none) "
+    "while `continuationToken` says more pages remain.",
+    responses=error_responses(401, 422),
+)
+def list_runs(
+    gateway: GatewayDep,
+    settings: SettingsDep,
+    status: Annotated[
+        str | None, Query(description="Runtime status, or several comma-separated.")
+    ] = None,
+    name: Annotated[str | None, Query(description="Workflow name.")] = None,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1)] = 50,
+    continuation_token: Annotated[str | None, Query(alias="continuationToken")] = None,
+) -> RunPage:
+    if page_size > settings.max_page_size:
+        raise validation_failed(f"pageSize must be at most {settings.max_page_size}")
+    states, token = gateway.list_runs(page_size, continuation_token, _statuses(status), name)
+    return RunPage(items=[run_from_state(state) for state in states], continuation_token=token)
+
+
+@router.post(
+    "/runs/purge",
+    summary="Purge every terminal run older than a duration",
+    responses=error_responses(401, 422),
+)
+def purge_older_than(body: PurgeOlderThan, gateway: GatewayDep) -> Purged:
+    try:
+        age = parse_go_duration(body.older_than)
+    except ValueError as error:
+        raise validation_failed(str(error)) from None
+    if age.total_seconds() < 0:
+        raise validation_failed("olderThan must not be negative")
+    purged = gateway.purge_terminal_created_before(datetime.now(UTC) - age)
+    return Purged(purged=len(purged), instance_ids=purged)
+
+
+@router.get("/runs/{instanceId}", summary="Get a run", responses=error_responses(401, 404))
+def get_run(instance_id: RunId, gateway: GatewayDep) -> Run:
+    return run_from_state(gateway.get(instance_id))
+
+
+@router.get(
+    "/runs/{instanceId}/history",
+    summary="A run's history events",
+    responses=error_responses(401, 404),
+)
+def get_history(instance_id: RunId, gateway: GatewayDep) -> History:
+    return History(instance_id=instance_id, events=gateway.history(instance_id))
+
+
+@router.get(
+    "/runs/{instanceId}/history/mermaid",
+    summary="A run's history as a Mermaid sequence diagram",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Mermaid `sequenceDiagram` text"},
+        **error_responses(401, 404),
+    },
+)
+def get_history_mermaid(instance_id: RunId, gateway: GatewayDep) -> PlainTextResponse:
+    state = gateway.get(instance_id, payloads=False)
+    diagram = render_sequence(state.name, instance_id, gateway.history(instance_id))
+    return PlainTextResponse(diagram)
+
+
+@router.post(
+    "/runs/{instanceId}/events/{eventName}",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="Raise an external event into a run",
+    responses=error_responses(401, 404, 409, 422),
+)
+def raise_event(
+    instance_id: RunId,
+    event_name: Annotated[str, Path(alias="eventName", min_length=1, max_length=200)],
+    gateway: GatewayDep,
+    body: RaiseEvent | None = None,
+) -> Accepted:
+    gateway.raise_event(instance_id, event_name, body.data if body else None)
+    return Accepted(instance_id=instance_id)
+
+
+@router.post(
+    "/runs/{instanceId}/suspend",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="Suspend a run",
+    responses=error_responses(401, 404, 409),
+)
+def suspend_run(instance_id: RunId, gateway: GatewayDep, body: Reason | None = None) -> Accepted:
+    gateway.suspend(instance_id, body.reason if body else None)
+    return Accepted(instance_id=instance_id)
+
+
+@router.post(
+    "/runs/{instanceId}/resume",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="Resume a suspended run",
+    responses=error_responses(401, 404, 409),
+)
+def resume_run(instance_id: RunId, gateway: GatewayDep, body: Reason | None = None) -> Accepted:
+    gateway.resume(instance_id, body.reason if body else None)
+    return Accepted(instance_id=instance_id)
+
+
+@router.post(
+    "/runs/{instanceId}/terminate",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="Terminate a run (and its child workflows)",
+    responses=error_responses(401, 404),
+)
+def terminate_run(
+    instance_id: RunId, gateway: GatewayDep, body: Terminate | None = None
+) -> Accepted:
+    gateway.terminate(instance_id, body.output if body else None)
+    return Accepted(instance_id=instance_id)
+
+
+@router.delete(
+    "/runs/{instanceId}",
+    summary="Purge a finished run (and its child workflows)",
+    responses=error_responses(401, 404, 409),
+)
+def purge_run(instance_id: RunId, gateway: GatewayDep) -> Purged:
+    gateway.purge(instance_id)
+    return Purged(purged=1, instance_ids=[instance_id])

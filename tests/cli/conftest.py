@@ -1,0 +1,5 @@
+from tests.api.harness import dapr_client as dapr_client
+from tests.api.harness import make_app as make_app
+from tests.api.harness import runtime as runtime
+from tests.api.harness import served_api as served_api
+from tests.api.harness import sidecar as sidecar
