@@ -48,3 +48,33 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-peer .data .mypy_cache .pytest_cache .ruff_cache
+
+# ---- cluster: images, chart, deploy (docker, helm, skaffold and kubectl on PATH) ----------
+IMAGE_REPO ?= saga-platform
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGES := orchestrator inventory payment shipping operator
+CHART := charts/saga-platform
+NAMESPACE ?= saga
+SKAFFOLD_FLAGS ?=
+
+.PHONY: images chart deploy undeploy
+
+# The five images, one target each of the root Dockerfile, tagged $(IMAGE_REPO)/<app>:$(IMAGE_TAG).
+images:
+	@for image in $(IMAGES); do \
+		docker build --target $$image --tag $(IMAGE_REPO)/$$image:$(IMAGE_TAG) . || exit 1; \
+	done
+
+# helm lint (strict) for the default values and every ci/ values file, then a packaged chart.
+chart:
+	helm lint --strict $(CHART)
+	@for values in $(CHART)/ci/*.yaml; do helm lint --strict $(CHART) --values $$values || exit 1; done
+	helm package $(CHART) --destination build/
+
+# Build, (push or kind-load) and helm-install with skaffold; the kind profile activates itself
+# on a kind-* context. `skaffold dev` is the loop with the API forwarded to :8080.
+deploy:
+	skaffold run $(SKAFFOLD_FLAGS)
+
+undeploy:
+	skaffold delete $(SKAFFOLD_FLAGS)
