@@ -21,7 +21,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-install: $(STAMP)
+# checkov gets its own virtualenv: its pins would downgrade the project's dependencies.
+CHECKOV_STAMP := .venv-checkov/.installed
+$(CHECKOV_STAMP): tools/checkov-requirements.lock
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 run: $(STAMP)
 	$(PY) -m sidecar --app-id local --data-dir .data/local
@@ -35,7 +42,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: $(STAMP)
+unit: $(STAMP) $(CHECKOV_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint unit
@@ -47,7 +54,7 @@ lock: $(STAMP)
 	$(PY) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .venv-peer .data .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-peer .venv-checkov .data .mypy_cache .pytest_cache .ruff_cache
 
 # ---- cluster: images, chart, deploy (docker, helm, skaffold and kubectl on PATH) ----------
 IMAGE_REPO ?= saga-platform
