@@ -2,7 +2,10 @@
 
 Each engine runs in its own process and its SDK's worker and client in another, so neither side
 gets the other's GIL for free. Ours keeps durability on (SQLite WAL, synchronous=normal); the
-peer keeps nothing, which is the bar it sets. Results go to `.data/bench/latest.json` for docs.
+peer keeps nothing, which is the bar it sets. Then the pub/sub figures (`bench/pubsub.py`):
+publish -> app throughput and idle latency through a durable `pubsub.sqlite`, against fixed
+targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latency through
+the whole platform of `dapr.yaml`. Results go to `.data/bench/latest.json` for docs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 
+from bench import e2e as e2e_bench
+from bench import pubsub
 from bench.workloads import (
     CHAIN_LENGTH,
     W1_WORKFLOWS,
@@ -201,12 +206,24 @@ def main() -> None:
     print("peer ...", flush=True)
     peer = measure_peer()
     ratio = ratios(ours, peer)
+    print("pub/sub ...", flush=True)
+    pubsub_figures = pubsub.measure()
+    print("end to end ...", flush=True)
+    e2e_figures = e2e_bench.measure()
     print()
     print(f"ours: {ours['engine']}")
     print(f"peer: {peer['engine']}")
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
     print()
     print(table(ours, peer, ratio))
+    print()
+    print(f"pub/sub: {pubsub_figures['setup']}")
+    print()
+    print(pubsub.table(pubsub_figures))
+    print()
+    print(f"end to end: {e2e_figures['setup']}")
+    print()
+    print(e2e_bench.table(e2e_figures))
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
@@ -219,6 +236,8 @@ def main() -> None:
             "w2_time_at_most": W2_TARGET,
             "w2_met": ratio["w2_time"] <= W2_TARGET,
         },
+        "pubsub": pubsub_figures,
+        "e2e": e2e_figures,
     }
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "latest.json"

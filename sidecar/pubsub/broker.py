@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     lease_until     REAL
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (app_id, next_attempt_at);
+-- Finds whether a message is still owed to a group when a delivery is acknowledged.
+CREATE INDEX IF NOT EXISTS deliveries_message ON deliveries (message_id);
 CREATE TABLE IF NOT EXISTS doorbells (
     owner   TEXT PRIMARY KEY,
     app_id  TEXT NOT NULL,
@@ -181,7 +183,9 @@ class Broker:
         ]
 
     def claim(self, app_id: str, owner: str, limit: int, lease_seconds: float) -> list[Delivery]:
-        """Leases up to `limit` due deliveries of `app_id` to `owner`."""
+        """Leases up to `limit` due deliveries of `app_id` to `owner`, earliest due first
+        (publish order for first attempts), walking the `deliveries_due` index so that a
+        claim does not sort the whole backlog."""
         if limit <= 0:
             return []
         now = self._clock()
@@ -190,7 +194,8 @@ class Broker:
             rows = db.execute(
                 "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN ("
                 "  SELECT id FROM deliveries WHERE app_id = ? AND next_attempt_at <= ? "
-                "  AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?"
+                "  AND (lease_until IS NULL OR lease_until < ?) "
+                "  ORDER BY next_attempt_at, id LIMIT ?"
                 ") RETURNING id, message_id, topic_pattern, attempts",
                 (owner, now + lease_seconds, app_id, now, now, limit),
             ).fetchall()
@@ -220,14 +225,17 @@ class Broker:
         return deliveries
 
     def next_due(self, app_id: str) -> float | None:
-        """When the earliest not-leased delivery of `app_id` becomes due, if any."""
-        now = self._clock()
+        """When the earliest delivery of `app_id` scheduled for later (a retry) falls due.
+
+        Read from the `deliveries_due` index, so it costs the same whatever the backlog.
+        Deliveries already due are leased (in flight, here or in another sidecar of the
+        app): a lease that expires is found by the delivery loop's periodic poll.
+        """
         row = self._db.execute(
-            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at "
-            "THEN lease_until ELSE next_attempt_at END) FROM deliveries WHERE app_id = ?",
-            (app_id,),
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE app_id = ? AND next_attempt_at > ?",
+            (app_id, self._clock()),
         ).fetchone()
-        return None if row[0] is None else max(float(row[0]), now)
+        return None if row[0] is None else float(row[0])
 
     def acknowledge(self, delivery_ids: list[int]) -> None:
         """Deletes delivered rows (and their messages once no group still needs them)."""

@@ -10,8 +10,8 @@ subscription's dead-letter topic, or, without one, drop it with a warning naming
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,12 +82,18 @@ class DeliveryLoop:
             s.topic: asyncio.Semaphore(_concurrency(s, settings)) for s in subscriptions
         }
         self._wake = asyncio.Event()
+        self._sleeper: asyncio.Future[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slot_free = asyncio.Event()
+        # A full loop claims again once an eighth of its slots are free, not one by one.
+        self._refill_at = settings.max_concurrency - max(1, settings.max_concurrency // 8)
+        self._acks: list[int] = []
         self.delivered = 0
 
     def wake(self) -> None:
         self._wake.set()
+        if self._sleeper is not None and not self._sleeper.done():
+            self._sleeper.set_result(None)
 
     async def run(self) -> None:
         self.broker.register_consumers(self.app_id, self._subscriptions)
@@ -111,21 +117,35 @@ class DeliveryLoop:
         finally:
             for task in list(self._in_flight):
                 task.cancel()
+            self._flush_acks()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
-        self._slot_free.set()
+        if len(self._in_flight) <= self._refill_at:
+            self._slot_free.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
 
     async def _sleep_until_due(self) -> None:
-        """Waits for a doorbell, a local publish, or the next retry falling due."""
+        """Waits for a doorbell, a local publish, or the next retry falling due.
+
+        A plain future and one timer rather than `wait_for` on the event, which costs a
+        task and several loop turns per wake-up: this runs after most deliveries.
+        """
+        if self._wake.is_set():
+            return
         due = self.broker.next_due(self.app_id)
         timeout = self.settings.poll_seconds
         if due is not None:
             timeout = min(timeout, max(0.0, due - time.time()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        loop = asyncio.get_running_loop()
+        self._sleeper = sleeper = loop.create_future()
+        timer = loop.call_later(timeout, _resolve, sleeper)
+        try:
+            await sleeper
+        finally:
+            timer.cancel()
+            self._sleeper = None
 
     async def _deliver(self, delivery: Delivery) -> None:
         subscription = self._subscriptions.get(delivery.topic_pattern)
@@ -141,7 +161,9 @@ class DeliveryLoop:
             "topic": delivery.topic,
             "message_id": attributes.get("id"),
         }
-        path = self._routers[delivery.topic_pattern].route(routing_view(attributes, payload))
+        router = self._routers[delivery.topic_pattern]
+        # Without rules the route is the default one: no need to parse the data for CEL.
+        path = router.route(routing_view(attributes, payload)) if router.rules else router.default
         if path is None:
             self._give_up(delivery, subscription, "no routing rule matched", context)
             return
@@ -157,7 +179,7 @@ class DeliveryLoop:
                 status = RETRY
                 reason = f"the app call failed: {error.code().name} {error.details()}"
         if status == SUCCESS:
-            self.broker.acknowledge([delivery.delivery_id])
+            self._acknowledge_soon(delivery.delivery_id)
             self.delivered += 1
         elif status == DROP:
             self._give_up(delivery, subscription, "the app answered DROP", context)
@@ -174,6 +196,27 @@ class DeliveryLoop:
                 extra={**context, "attempt": attempts, "delay_s": delay, "reason": reason},
             )
             self.broker.retry_later(delivery.delivery_id, delay)
+            self.wake()  # the loop may be asleep until its next poll: due sooner now
+
+    def _acknowledge_soon(self, delivery_id: int) -> None:
+        """Acknowledges at the end of this loop turn, in one transaction with the other
+        deliveries answered meanwhile. A crash before that commit redelivers them, which
+        at-least-once allows."""
+        self._acks.append(delivery_id)
+        if len(self._acks) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+
+    def _flush_acks(self) -> None:
+        acks, self._acks = self._acks, []
+        if not acks:
+            return
+        try:
+            self.broker.acknowledge(acks)
+        except sqlite3.Error:
+            log.exception(
+                "acknowledging delivered messages failed: they will be delivered again",
+                extra={"app_id": self.app_id, "pubsub": self.broker.pubsub, "count": len(acks)},
+            )
 
     def _give_up(
         self,
@@ -212,6 +255,11 @@ class DeliveryLoop:
             "message dropped: the subscription has no dead-letter topic",
             extra={**context, "reason": reason},
         )
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _concurrency(subscription: Subscription, settings: DeliverySettings) -> int:

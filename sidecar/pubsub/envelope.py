@@ -8,6 +8,7 @@ skips the envelope, and such messages are wrapped on delivery as daprd does.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -34,6 +35,14 @@ _ENVELOPE_ATTRIBUTES = {
     "data",
     "data_base64",
 }
+
+
+# The attributes the SDK's v1 event knows by name (the rest are extensions), and those the
+# fast paths below need in a stored event to read it exactly as `from_json` would.
+_V1_ATTRIBUTES = frozenset(
+    {"specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time"}
+)
+_STORED_REQUIRED = frozenset({"specversion", "id", "source", "type", "time"})
 
 
 class EnvelopeError(ValueError):
@@ -67,9 +76,12 @@ def wrap(
     if metadata.get("rawPayload", "").lower() == "true":
         return data, content_type or RAW_CONTENT_TYPE
     content_type = content_type or DEFAULT_CONTENT_TYPE
-    if content_type.split(";", 1)[0].strip().lower() == CLOUDEVENT_CONTENT_TYPE:
+    is_cloudevent = content_type.split(";", 1)[0].strip().lower() == CLOUDEVENT_CONTENT_TYPE
+    if not is_cloudevent and not any(key.startswith("cloudevent.") for key in metadata):
+        return _new_envelope(data, content_type, app_id=app_id, pubsub=pubsub, topic=topic)
+    if is_cloudevent:
         try:
-            event = from_json(data)
+            event = from_json(data, data_unmarshaller=_keep_bytes)
         except Exception as error:  # the SDK raises several types for bad input
             raise EnvelopeError(f"data is not a valid CloudEvent: {error}") from None
     else:
@@ -101,6 +113,77 @@ def wrap(
     return to_json(event), CLOUDEVENT_CONTENT_TYPE
 
 
+def _new_envelope(
+    data: bytes, content_type: str, *, app_id: str, pubsub: str, topic: str
+) -> tuple[bytes, str]:
+    """What `wrap` stores for plain data without `cloudevent.*` overrides (nearly every
+    publish), built directly: the same JSON, field for field, as the SDK's `CloudEvent`
+    and `to_json` make, at a fraction of their cost."""
+    value = _decode_data(data, content_type)
+    document: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": app_id,
+        "type": EVENT_TYPE,
+        "datacontenttype": content_type,
+        "time": datetime.now(UTC).isoformat(),
+    }
+    if isinstance(value, bytes):
+        document["data_base64"] = base64.b64encode(value).decode("ascii")
+    elif value is not None:
+        document["data"] = value
+    traceparent = new_traceparent()
+    document["topic"] = topic
+    document["pubsubname"] = pubsub
+    document["traceparent"] = traceparent
+    document["traceid"] = traceparent
+    document["tracestate"] = ""
+    return json.dumps(document).encode("utf-8"), CLOUDEVENT_CONTENT_TYPE
+
+
+def _read_stored(stored: bytes) -> tuple[dict[str, Any], Any] | None:
+    """A stored CloudEvent's attributes and data read with `json` alone, exactly as the
+    SDK's `from_json` (with `_keep_bytes`) reads it, or None when the event is not plain
+    enough to be sure (the SDK then reads it). Every stored event went through `wrap`,
+    so this is the usual case, at a tenth of the SDK's cost."""
+    try:
+        raw = json.loads(stored)
+    except ValueError:
+        return None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("specversion") != "1.0"
+        or not raw.keys() >= _STORED_REQUIRED
+        or ("data" in raw and "data_base64" in raw)
+    ):
+        return None
+    attributes: dict[str, Any] = {}
+    data: Any = None
+    for key, value in raw.items():
+        if key == "data":
+            data = value
+        elif key == "data_base64":
+            try:
+                data = base64.b64decode(value)
+            except (TypeError, ValueError):
+                return None
+        elif key != key.lower() or (value is None and key in _V1_ATTRIBUTES):
+            return None
+        else:
+            attributes[key] = value
+    if data == "" or data == b"":
+        data = None
+    return attributes, data
+
+
+def _keep_bytes(value: str | bytes) -> Any:
+    """How the SDK's `from_json` is told to read data: `data` (handed over re-serialized,
+    a str) as JSON, `data_base64` (handed over decoded, bytes) as the bytes themselves.
+    The SDK's default would parse decoded bytes that happen to be JSON, so binary data
+    such as `"abc"` or `{"a": 1}` would not arrive byte for byte."""
+    return value if isinstance(value, bytes) else json.loads(value)
+
+
 def _decode_data(data: bytes, content_type: str) -> Any:
     if is_json_content_type(content_type):
         try:
@@ -127,9 +210,12 @@ def unwrap(
             "pubsubname": pubsub,
         }
         return attributes, stored
-    event = from_json(stored)
-    attributes = dict(event.get_attributes())
-    data = event.data
+    read = _read_stored(stored)
+    if read is None:
+        event = from_json(stored, data_unmarshaller=_keep_bytes)
+        attributes, data = dict(event.get_attributes()), event.data
+    else:
+        attributes, data = read
     attributes_content_type = str(attributes.get("datacontenttype") or "")
     if isinstance(data, bytes):
         payload = data

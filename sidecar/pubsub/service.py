@@ -117,6 +117,7 @@ class PubSubService:
         self.subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._transport: asyncio.DatagramTransport | None = None
+        self._own_port: int | None = None
         self._bell = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._bell.setblocking(False)
 
@@ -126,7 +127,7 @@ class PubSubService:
             lambda: _Doorbell(self._wake_all), local_addr=("127.0.0.1", 0)
         )
         self._transport = transport
-        port = transport.get_extra_info("sockname")[1]
+        port = self._own_port = transport.get_extra_info("sockname")[1]
         for broker in self.brokers.values():
             broker.register_doorbell(self.owner, self.app_id, port)
 
@@ -188,9 +189,13 @@ class PubSubService:
         self.ring(broker.publish_many(topic, messages))
 
     def ring(self, ports: list[int]) -> None:
-        """Wakes the delivery loops of this and other sidecars that have new messages."""
-        self._wake_all()
-        for port in set(ports):
+        """Wakes the delivery loops of the sidecars that have new messages: this one
+        directly (not through its own doorbell), the others through theirs."""
+        others = set(ports)
+        if self._own_port is None or self._own_port in others:
+            self._wake_all()
+        others.discard(self._own_port)
+        for port in others:
             with contextlib.suppress(OSError):
                 self._bell.sendto(b"!", ("127.0.0.1", port))
 

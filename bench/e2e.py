@@ -1,0 +1,187 @@
+"""`make bench`, end-to-end part: orders through the whole platform, as `make run` runs it.
+
+The platform of `dapr.yaml` (four apps, five embedded sidecars counting the observer's, all
+on one data folder with durable `pubsub.sqlite` and `state.sqlite`) is started by the e2e
+suite's harness (`e2e.local.harness`), with logs at `warn`. This process is the upstream
+system: it publishes `order.placed` with the real `DaprClient` through the observer's
+sidecar, and sees each `order.completed` when the observer app records it.
+
+E1, throughput: `BURST_ORDERS` orders (three SKUs, under the approval threshold, so each
+saga runs reserve -> charge -> ship with no human in it) published back to back; orders/s
+from the first publish to the last `order.completed` seen, and each order's latency
+(publish -> its `order.completed` seen) p50 / p99 under that load.
+
+E2, latency: `IDLE_ORDERS` orders one at a time, each published once the previous one
+completed: the saga's latency on an idle platform.
+
+Latencies are measured by polling the observer's event log every `POLL_S`, which bounds
+their resolution. Everything runs on one host: 11 processes share its cores.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from e2e.local.harness import Platform, PlatformSettings
+from e2e.local.orders import order
+from services.contracts.models import OrderPlaced
+from services.contracts.names import EventType
+from tests.processes import wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT_DIR = ROOT / ".data" / "bench" / "e2e"
+WARMUP_ORDERS = 5
+BURST_ORDERS = 200
+IDLE_ORDERS = 20
+POLL_S = 0.005
+WAIT_S = 300.0
+SEED = {"BENCH-A": 100_000, "BENCH-B": 100_000, "BENCH-C": 100_000}
+SETTINGS = PlatformSettings(
+    approval_threshold_cents=100_000,
+    step_timeout_seconds=120.0,
+    inventory_seed=SEED,
+    log_level="warn",
+)
+
+Figures = dict[str, Any]
+
+
+def bench_order(order_id: str, index: int) -> OrderPlaced:
+    return order(
+        order_id,
+        [("BENCH-A", 1 + index % 3, 1_250), ("BENCH-B", 1, 999), ("BENCH-C", 2, 500)],
+    )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+class OrderBench:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._count = 0
+
+    def orders(self, count: int, label: str) -> list[OrderPlaced]:
+        made = [bench_order(f"{label}-{self._count + i:04d}", i) for i in range(count)]
+        self._count += count
+        return made
+
+    def completed_at(self, order_ids: set[str]) -> dict[str, float]:
+        """When each of `order_ids` was first seen completed; raises on any other outcome."""
+        seen: dict[str, float] = {}
+        for order_id, delivery in self.platform.observer.finals().items():
+            if order_id not in order_ids:
+                continue
+            if delivery.type != EventType.ORDER_COMPLETED:
+                raise RuntimeError(f"order {order_id} did not complete: {delivery.data}")
+            seen[order_id] = delivery.seen_at
+        return seen
+
+    def wait_completed(self, order_ids: set[str]) -> dict[str, float]:
+        def probe() -> dict[str, float] | None:
+            self.platform.check_running()
+            seen = self.completed_at(order_ids)
+            return seen if len(seen) == len(order_ids) else None
+
+        return wait_until(probe, timeout=WAIT_S, interval=POLL_S, what="orders to complete")
+
+    def burst(self, count: int, label: str = "burst") -> Figures:
+        orders = self.orders(count, label)
+        published: dict[str, float] = {}
+        for placed in orders:
+            published[placed.order_id] = time.monotonic()
+            self.platform.place_order(placed)
+        publishing_s = time.monotonic() - min(published.values())
+        completed = self.wait_completed(set(published))
+        latencies = [(completed[i] - published[i]) * 1000 for i in published]
+        seconds = max(completed.values()) - min(published.values())
+        return {
+            "orders": count,
+            "seconds": seconds,
+            "orders_per_s": count / seconds,
+            "publishing_s": publishing_s,
+            "p50_ms": percentile(latencies, 0.50),
+            "p99_ms": percentile(latencies, 0.99),
+            "max_ms": max(latencies),
+        }
+
+    def idle(self, count: int) -> Figures:
+        latencies = []
+        for placed in self.orders(count, "idle"):
+            published = time.monotonic()
+            self.platform.place_order(placed)
+            completed = self.wait_completed({placed.order_id})[placed.order_id]
+            latencies.append((completed - published) * 1000)
+        return {
+            "orders": count,
+            "p50_ms": statistics.median(latencies),
+            "p99_ms": percentile(latencies, 0.99),
+            "mean_ms": statistics.fmean(latencies),
+        }
+
+
+def measure(work: Path = OUT_DIR) -> Figures:
+    shutil.rmtree(work, ignore_errors=True)
+    started = time.monotonic()
+    platform = Platform(work, SETTINGS).start()
+    start_s = time.monotonic() - started
+    try:
+        bench = OrderBench(platform)
+        bench.burst(WARMUP_ORDERS, "warmup")
+        burst = bench.burst(BURST_ORDERS)
+        idle = bench.idle(IDLE_ORDERS)
+        platform.check_running()
+    finally:
+        platform.close()
+    return {
+        "setup": "dapr.yaml on embedded sidecars: orchestrator, inventory, payment, shipping "
+        "+ observer app, 10 processes (+ this publisher); durable pubsub.sqlite and "
+        "state.sqlite shared; logs at warn; reserve -> charge -> ship, no approval",
+        "platform_start_s": start_s,
+        "burst": burst,
+        "idle": idle,
+    }
+
+
+def table(figures: Figures) -> str:
+    burst, idle = figures["burst"], figures["idle"]
+    rows = [
+        ("", "ours"),
+        (
+            f"E1 {burst['orders']} orders at once -> all completed: orders/s",
+            f"{burst['orders_per_s']:.1f}",
+        ),
+        ("E1 order latency p50 (publish -> order.completed seen): ms", f"{burst['p50_ms']:.0f}"),
+        ("E1 order latency p99: ms", f"{burst['p99_ms']:.0f}"),
+        (
+            f"E2 idle order latency p50 ({idle['orders']} one at a time): ms",
+            f"{idle['p50_ms']:.0f}",
+        ),
+        ("E2 idle order latency p99: ms", f"{idle['p99_ms']:.0f}"),
+        ("platform start (10 processes): s", f"{figures['platform_start_s']:.1f}"),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    )
+
+
+def main() -> None:
+    """`python -m bench.e2e`: the end-to-end figures alone (`make bench` runs them too)."""
+    figures = measure()
+    print(figures["setup"])
+    print(table(figures))
+
+
+if __name__ == "__main__":
+    main()
