@@ -6,6 +6,10 @@ the same app id compete for a group's deliveries by leasing rows; a lease that o
 its sidecar expires and the row is delivered again (at-least-once). Several sidecar
 processes share one database file in WAL mode; each registers a UDP "doorbell" port so a
 publisher can wake the consumers at once instead of waiting for their next poll.
+
+A message no group has taken yet is kept for the retention period: a group that registers
+for its topic within that time receives it. Apps of a Multi-App Run start in any order, so
+a command published before its service subscribed is delivered, not lost.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (app_id, next_attempt_at);
 -- Finds whether a message is still owed to a group when a delivery is acknowledged.
 CREATE INDEX IF NOT EXISTS deliveries_message ON deliveries (message_id);
+CREATE INDEX IF NOT EXISTS messages_published ON messages (pubsub, published_at);
 CREATE TABLE IF NOT EXISTS doorbells (
     owner   TEXT PRIMARY KEY,
     app_id  TEXT NOT NULL,
@@ -75,6 +80,7 @@ class Broker:
         path: Path | None,
         synchronous: str = "NORMAL",
         clock: Callable[[], float] = time.time,
+        retention_seconds: float = 3600.0,
     ) -> None:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +96,8 @@ class Broker:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(_SCHEMA)
         self._clock = clock
+        self.retention_seconds = retention_seconds
+        self._next_cleanup = 0.0
 
     def close(self) -> None:
         self._db.close()
@@ -108,15 +116,46 @@ class Broker:
                 f"AND topic_pattern NOT IN ({','.join('?' * len(patterns))})",
                 (self.pubsub, app_id, *patterns),
             )
+            known = {
+                row[0]
+                for row in db.execute(
+                    "SELECT topic_pattern FROM consumers WHERE pubsub = ? AND app_id = ?",
+                    (self.pubsub, app_id),
+                )
+            }
+            now = self._clock()
             db.executemany(
                 "INSERT OR IGNORE INTO consumers (pubsub, topic_pattern, app_id, registered_at) "
                 "VALUES (?, ?, ?, ?)",
-                [(self.pubsub, pattern, app_id, self._clock()) for pattern in patterns],
+                [(self.pubsub, pattern, app_id, now) for pattern in patterns],
             )
+            for pattern in patterns:
+                if pattern not in known:
+                    self._deliver_retained(db, app_id, pattern, now)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _deliver_retained(
+        self, db: sqlite3.Connection, app_id: str, pattern: str, now: float
+    ) -> None:
+        """Gives a newly registered group the retained messages of its topics."""
+        retained = [
+            message_id
+            for message_id, topic in db.execute(
+                "SELECT id, topic FROM messages WHERE pubsub = ? AND published_at >= ? "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id "
+                "AND d.app_id = ?) ORDER BY id",
+                (self.pubsub, now - self.retention_seconds, app_id),
+            )
+            if topic_matches(pattern, topic)
+        ]
+        db.executemany(
+            "INSERT INTO deliveries (message_id, app_id, topic_pattern, next_attempt_at) "
+            "VALUES (?, ?, ?, ?)",
+            [(message_id, app_id, pattern, now) for message_id in retained],
+        )
 
     def register_doorbell(self, owner: str, app_id: str, port: int) -> None:
         self._db.execute(
@@ -155,12 +194,17 @@ class Broker:
     def _insert_messages(
         self, db: sqlite3.Connection, topic: str, messages: list[tuple[str, bytes]]
     ) -> set[str]:
-        """Stores the messages for every group subscribed to `topic`, and nothing when no
-        group is: a message no delivery row refers to would never be read nor deleted."""
+        """Stores the messages with a delivery row for every group subscribed to `topic`;
+        one with no group yet is retained (see the module docstring)."""
         now = self._clock()
         groups = self._groups(db, topic)
-        if not groups:
-            return set()
+        if now >= self._next_cleanup:
+            self._next_cleanup = now + min(60.0, self.retention_seconds)
+            db.execute(
+                "DELETE FROM messages WHERE pubsub = ? AND published_at < ? AND NOT EXISTS "
+                "(SELECT 1 FROM deliveries d WHERE d.message_id = messages.id)",
+                (self.pubsub, now - self.retention_seconds),
+            )
         for content_type, body in messages:
             cursor = db.execute(
                 "INSERT INTO messages (pubsub, topic, content_type, body, published_at) "

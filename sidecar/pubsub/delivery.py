@@ -226,13 +226,6 @@ class DeliveryLoop:
         context: dict[str, object],
     ) -> None:
         dead_letter_topic = subscription.dead_letter_topic
-        if dead_letter_topic and not self.broker.has_consumers(dead_letter_topic):
-            self.broker.acknowledge([delivery.delivery_id])
-            log.warning(
-                "message dropped: no app subscribes to its dead-letter topic",
-                extra={**context, "dead_letter_topic": dead_letter_topic, "reason": reason},
-            )
-            return
         if dead_letter_topic:
             ports = self.broker.dead_letter(
                 delivery.delivery_id,
@@ -241,7 +234,10 @@ class DeliveryLoop:
                 delivery.body,
             )
             log.warning(
-                "message sent to the dead-letter topic",
+                "message sent to the dead-letter topic"
+                if self.broker.has_consumers(dead_letter_topic)
+                else "message sent to the dead-letter topic, which no app subscribes to yet: "
+                "it is kept for the retention period",
                 extra={
                     **context,
                     "dead_letter_topic": subscription.dead_letter_topic,

@@ -24,7 +24,8 @@ from sidecar.pubsub.broker import Broker
 from sidecar.pubsub.delivery import DEFAULT_RETRY, DeliveryLoop, DeliverySettings, TopicEventCaller
 from sidecar.pubsub.envelope import EnvelopeError, wrap
 from sidecar.pubsub.routing import Router, RuleError
-from sidecar.resources.model import Resources, Rule, Subscription
+from sidecar.resources.loader import parse_duration
+from sidecar.resources.model import Component, Resources, Rule, Subscription
 
 log = logging.getLogger("sidecar.pubsub")
 
@@ -111,7 +112,10 @@ class PubSubService:
         for component in resources.components:
             if component.kind == "pubsub":
                 self.brokers[component.name] = Broker(
-                    component.name, component.database_path(data_dir, "pubsub"), synchronous
+                    component.name,
+                    component.database_path(data_dir, "pubsub"),
+                    synchronous,
+                    retention_seconds=retention_seconds(component),
                 )
         self.loops: dict[str, DeliveryLoop] = {}
         self.subscriptions: list[Subscription] = []
@@ -241,3 +245,12 @@ class PubSubService:
             log.info(
                 "delivering messages", extra={"pubsub": name, "topics": [s.topic for s in own]}
             )
+
+
+def retention_seconds(component: Component) -> float:
+    """How long a message no app has subscribed to yet is kept (`retentionPeriod`, 1h)."""
+    return parse_duration(
+        component.metadata.get("retentionPeriod", "1h"),
+        component.source,
+        "spec.metadata.retentionPeriod",
+    )

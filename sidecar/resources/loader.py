@@ -135,6 +135,8 @@ def _component(name: str, spec: dict[str, Any], scopes: tuple[str, ...], source:
             raise ResourceError(source, f"{field}.value", f"no value for '{item['name']}'")
         value = item["value"]
         metadata[item["name"]] = str(value).lower() if isinstance(value, bool) else str(value)
+    if component_type.startswith("pubsub.") and "retentionPeriod" in metadata:
+        parse_duration(metadata["retentionPeriod"], source, "spec.metadata.retentionPeriod")
     return Component(
         name=name,
         type=component_type,

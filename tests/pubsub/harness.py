@@ -432,8 +432,8 @@ def data_of(event: Event) -> Any:
         return text
 
 
-def sqlite_pubsub() -> dict[str, dict[str, Any] | str]:
-    return {"pubsub.yaml": component(PUBSUB, "pubsub.sqlite")}
+def sqlite_pubsub(metadata: dict[str, str] | None = None) -> dict[str, dict[str, Any] | str]:
+    return {"pubsub.yaml": component(PUBSUB, "pubsub.sqlite", metadata)}
 
 
 def all_ids(events: list[Event]) -> list[str]:

@@ -29,6 +29,23 @@ def test_message_published_by_one_app_reaches_the_subscriber_of_another(
     assert event["topic"] == "orders"
 
 
+def test_message_published_before_its_subscriber_registered_is_delivered(
+    cluster: Cluster,
+) -> None:
+    # Apps of a Multi-App Run start in any order: a command published before its service
+    # subscribed is retained and delivered once the service registers.
+    cluster.resources(sqlite_pubsub())
+    checkout = cluster.sidecar("checkout")
+    cluster.client(checkout).publish_event(
+        PUBSUB, "orders", json.dumps({"order": 7}), data_content_type="application/json"
+    )
+
+    shipping = cluster.pair("shipping", [sub("orders")])
+
+    [event] = shipping.app.wait_for()
+    assert data_of(event) == {"order": 7}
+
+
 def test_competing_consumers_of_one_app_id_handle_each_message_once(cluster: Cluster) -> None:
     cluster.resources(sqlite_pubsub())
     workers = [
@@ -71,13 +88,16 @@ def test_every_app_id_gets_its_own_copy_of_each_message(cluster: Cluster) -> Non
     assert {e["id"] for e in email.app.events()} == {e["id"] for e in sms.app.events()}
 
 
-def _stored_messages(cluster: Cluster) -> int:
+def _stored_messages(cluster: Cluster, topic: str) -> int:
     with sqlite3.connect(cluster.data_dir / f"{PUBSUB}.pubsub.sqlite") as db:
-        return int(db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+        query = "SELECT COUNT(*) FROM messages WHERE topic = ?"
+        return int(db.execute(query, (topic,)).fetchone()[0])
 
 
-def test_handled_and_unsubscribed_messages_leave_nothing_stored(cluster: Cluster) -> None:
-    cluster.resources(sqlite_pubsub())
+def test_handled_messages_and_expired_unsubscribed_ones_leave_nothing_stored(
+    cluster: Cluster,
+) -> None:
+    cluster.resources(sqlite_pubsub({"retentionPeriod": "300ms"}))
     pair = cluster.pair("shipping", [sub("orders")])
     client = cluster.client(pair.sidecar)
 
@@ -86,4 +106,12 @@ def test_handled_and_unsubscribed_messages_leave_nothing_stored(cluster: Cluster
         client.publish_event(PUBSUB, "orders", str(n))
 
     pair.app.wait_for(count=20)
-    wait_until(lambda: _stored_messages(cluster) == 0, timeout=10, what="an empty message store")
+    assert _stored_messages(cluster, "nobody-listens") == 20  # retained for a subscriber
+    wait_until(lambda: _stored_messages(cluster, "orders") == 0, timeout=10, what="acked")
+
+    def expired() -> bool:
+        # Retained messages are cleaned up by the next publish after the retention period.
+        client.publish_event(PUBSUB, "elsewhere", "tick")
+        return _stored_messages(cluster, "nobody-listens") == 0
+
+    wait_until(expired, timeout=10, interval=0.2, what="expired messages removed")

@@ -138,7 +138,7 @@ def test_drop_without_dead_letter_topic_is_logged_with_the_reason(cluster: Clust
     assert len([e for e in pair.app.events() if e["topic"] == "refunds"]) == 2
 
 
-def test_drop_to_a_dead_letter_topic_nobody_subscribes_to_is_logged_as_lost(
+def test_dead_letter_nobody_subscribes_to_yet_is_kept_for_a_later_subscriber(
     cluster: Cluster,
 ) -> None:
     cluster.resources(sqlite_pubsub())
@@ -150,9 +150,13 @@ def test_drop_to_a_dead_letter_topic_nobody_subscribes_to_is_logged_as_lost(
 
     [dropped] = pair.app.wait_for()
     [warning] = wait_until(lambda: _warnings(pair.sidecar, dropped["id"]), timeout=10)
-    assert warning["msg"] == "message dropped: no app subscribes to its dead-letter topic"
+    assert warning["msg"].startswith("message sent to the dead-letter topic, which no app")
     assert warning["dead_letter_topic"] == "invoices-dead"
     assert warning["reason"] == "the app answered DROP"
+    auditor = cluster.pair("auditor", [sub("invoices-dead")])
+    [kept] = auditor.app.wait_for()
+    assert kept["topic"] == "invoices-dead"
+    assert kept["id"] == dropped["id"]
 
 
 def test_app_call_exceeding_the_inbound_timeout_is_retried(cluster: Cluster) -> None:
