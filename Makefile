@@ -4,12 +4,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 3 --dist loadfile
+DEMO_ARGS ?=
 
-.PHONY: help install run test lint format unit bench lock clean
+.PHONY: help install run demo test lint format unit bench lock clean
 
 help:
-	@echo "make run    - start the embedded Dapr-compatible sidecar (workflow engine) on loopback"
+	@echo "make run    - run the whole platform (4 apps + embedded sidecars) and print how to use it"
+	@echo "make demo   - the platform plus an order generator with a live view and a checked summary"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - workflow engine benchmarks against the durabletask in-memory peer"
@@ -30,8 +32,17 @@ $(CHECKOV_STAMP): tools/checkov-requirements.lock
 
 install: $(STAMP) $(CHECKOV_STAMP)
 
+# The whole platform of dapr.yaml (four apps, each with its embedded sidecar) via the runner;
+# once every app is connected, it prints how to place an order, approve it and see its history.
 run: $(STAMP)
-	$(PY) -m sidecar --app-id local --data-dir .data/local
+	$(PY) -m services.demo.run -f dapr.yaml --data-dir .data/run
+
+# The same platform with short demo timeouts, its output in .data/demo/platform.log, plus 30
+# generated orders (normal, approvals, failures at each step) in a live view, a checked summary,
+# then a shutdown; exit code 1 if a saga is stuck or an outcome or the stock is wrong.
+demo: $(STAMP)
+	rm -rf .data/demo
+	$(PY) -m services.demo --data-dir .data/demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
