@@ -1,0 +1,409 @@
+"""`make run` and `make demo` as real processes: `python -m services.demo.run` and
+`python -m services.demo`, each running the platform of the real `dapr.yaml` through the
+runner (free app and API ports, so they run beside anything else), plus the generator's
+pure parts (the mix, the orders, the judging, the stock check)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.demo.generator import (
+    DECLINE_CARD,
+    EXPECTED,
+    UNKNOWN_SKU,
+    DemoOrder,
+    Kind,
+    Stock,
+    StockReport,
+    Summary,
+    build_orders,
+    judge,
+    mix,
+    render_summary,
+    stock_problems,
+    stock_reports,
+)
+from services.demo.launcher import parse_app_up
+from services.demo.run import READY_BANNER
+from tests.processes import wait_until
+from tests.runner.test_runner import processes_mentioning
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "dapr.yaml"
+
+
+@dataclass
+class Child:
+    """A process of ours with its merged output collected line by line."""
+
+    process: subprocess.Popen[bytes]
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, *argv: str) -> Child:
+        process = subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        child = cls(process)
+        child.reader = threading.Thread(target=child._read, daemon=True)
+        child.reader.start()
+        return child
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def output(self, last: int = 80) -> str:
+        return "\n".join(self.lines[-last:])
+
+    def wait_for(self, text: str, timeout: float) -> int:
+        """The index of the first line containing `text`."""
+
+        def seen() -> int | None:
+            index = next((i for i, line in enumerate(list(self.lines)) if text in line), None)
+            if index is None and self.process.poll() is not None:
+                raise AssertionError(f"exited before {text!r}:\n{self.output()}")
+            return None if index is None else index + 1
+
+        try:
+            return wait_until(seen, timeout=timeout, what=repr(text)) - 1
+        except TimeoutError as error:
+            raise AssertionError(f"{error}\n{self.output()}") from None
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running:\n{self.output()}") from None
+        assert self.reader is not None
+        self.reader.join(timeout=10)
+        return code
+
+    def kill(self) -> None:
+        """After a failed test: SIGTERM (the runner stops its apps), then SIGKILL."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture
+def children() -> Iterator[list[Child]]:
+    started: list[Child] = []
+    yield started
+    for child in started:
+        child.kill()
+
+
+def sagactl(command: str) -> subprocess.CompletedProcess[str]:
+    """A command exactly as the instructions print it, run from the repository root."""
+    return subprocess.run(
+        shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def _verb(command: str) -> str:
+    """`orders place` of `sagactl [--api-url URL] orders place ...`."""
+    words = shlex.split(command)[1:]
+    if words[0] == "--api-url":
+        words = words[2:]
+    return " ".join(words[:2])
+
+
+def _flag(command: str, flag: str) -> str:
+    words = shlex.split(command)
+    return words[words.index(flag) + 1]
+
+
+def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
+    tmp_path: Path, children: list[Child]
+) -> None:
+    run = Child.start(
+        "-m",
+        "services.demo.run",
+        "-f",
+        str(TEMPLATE),
+        "--data-dir",
+        str(tmp_path / "run"),
+        "--api-port",
+        "0",
+        "--free-app-ports",
+        "--grace-period",
+        "5",
+    )
+    children.append(run)
+    start = run.wait_for(READY_BANNER, timeout=90)
+    end = run.wait_for("Ctrl-C stops the platform.", timeout=5)
+    banner = run.lines[start:end]
+    # Ready means after every app was reported up, not merely the runner's own message.
+    before = run.lines[:start]
+    assert {p.app_id for line in before if (p := parse_app_up(line))} == {
+        "orchestrator",
+        "inventory",
+        "payment",
+        "shipping",
+    }
+    api = next(line.split()[-1] for line in banner if "Management API" in line)
+    assert httpx.get(f"{api}/healthz", timeout=5).status_code == 200
+    assert any(f"{api}/docs" in line for line in banner)
+
+    commands = [line.strip() for line in banner if line.strip().startswith(".venv/bin/sagactl")]
+    by_verb = {_verb(c): c for c in commands}
+    assert set(by_verb) >= {
+        "orders place",
+        "workflow get",
+        "approvals list",
+        "approvals approve",
+        "workflow history",
+        "inventory stock",
+    }
+    small_place, big_place = (c for c in commands if " orders place " in c)
+    small_get, big_get = (c for c in commands if " workflow get " in c)
+    mermaid = next(c for c in commands if c.endswith("--mermaid"))
+
+    # The session the instructions describe, command by command, as a reader would type
+    # it; the waits in between ask the API directly.
+    def run_status(order_id: str) -> str:
+        response = httpx.get(f"{api}/v1/runs/order-{order_id}", timeout=5)
+        return str(response.json()["status"]) if response.status_code == 200 else ""
+
+    def pending(order_id: str) -> bool:
+        items = httpx.get(f"{api}/v1/approvals", timeout=5).json()["items"]
+        return any(item["orderId"] == order_id for item in items)
+
+    small_id, big_id = (_flag(c, "--order-id") for c in (small_place, big_place))
+    assert sagactl(small_place).returncode == 0
+    wait_until(lambda: run_status(small_id) == "COMPLETED", timeout=30, what="small order")
+    assert "COMPLETED" in sagactl(small_get).stdout
+    assert sagactl(big_place).returncode == 0
+    wait_until(lambda: pending(big_id), timeout=30, what="the approval of the big order")
+    assert big_id in sagactl(by_verb["approvals list"]).stdout
+    approved = sagactl(by_verb["approvals approve"])
+    assert approved.returncode == 0, approved.stderr
+    wait_until(lambda: run_status(big_id) == "COMPLETED", timeout=30, what="big order")
+    assert "COMPLETED" in sagactl(big_get).stdout
+    diagram = sagactl(mermaid).stdout
+    assert diagram.startswith("sequenceDiagram")
+    assert f"approval (approval-{big_id})" in diagram
+    assert "wf-->>client: COMPLETED" in diagram
+
+    run.process.send_signal(signal.SIGTERM)
+    assert run.wait_exit(timeout=40) == 0, run.output()
+    assert "runner: stopped" in run.lines
+    assert processes_mentioning(str(tmp_path)) == {}  # every sidecar is gone
+
+
+def test_demo_runs_every_kind_of_order_to_its_expected_end(
+    tmp_path: Path, children: list[Child]
+) -> None:
+    summary_path = tmp_path / "summary.json"
+    demo = Child.start(
+        "-m",
+        "services.demo",
+        "-f",
+        str(TEMPLATE),
+        "--data-dir",
+        str(tmp_path / "demo"),
+        "--api-port",
+        "0",
+        "--free-app-ports",
+        "--orders",
+        "7",
+        "--rate",
+        "20",
+        "--approval-delay",
+        "0.2",
+        "--deadline",
+        "40",
+        "--view",
+        "plain",
+        "--summary-json",
+        str(summary_path),
+    )
+    children.append(demo)
+    assert demo.wait_exit(timeout=100) == 0, demo.output()
+    output = "\n".join(demo.lines)
+    assert "OK: all 7 sagas terminal, every outcome as expected, stock conserved." in output
+    assert "demo: platform stopped (runner exit code 0)" in output
+    assert (tmp_path / "demo" / "platform.log").stat().st_size > 0
+
+    summary: dict[str, Any] = json.loads(summary_path.read_text())
+    assert summary["ok"] is True, summary["problems"]
+    assert summary["stuck"] == []
+    orders = summary["orders"]
+    assert sorted(o["kind"] for o in orders) == sorted(str(k) for k in Kind)
+    for order in orders:
+        expected = EXPECTED[Kind(order["kind"])]
+        assert order["status"] == "COMPLETED", order
+        assert order["outcome"] == expected.outcome, order
+        assert order["failed_step"] == expected.failed_step, order
+        assert tuple(order["compensations"]) == expected.compensations, order
+        assert order["approval"] == expected.approval, order
+    assert summary["outcomes"] == {"completed": 2, "compensated": 3, "rejected": 2}
+    # Stock conserved: per SKU, nothing appeared or vanished, and what stays reserved is
+    # exactly what the two completed orders bought.
+    for sku in summary["stock"]:
+        before, after = sku["before"], sku["after"]
+        assert before["available"] + before["reserved"] == after["available"] + after["reserved"]
+        assert after["reserved"] - before["reserved"] == sku["completedUnits"]
+    assert sum(s["completedUnits"] for s in summary["stock"]) > 0
+
+
+# --- the generator's pure parts -----------------------------------------------------------
+
+STOCK = {f"SKU-00{i}": Stock(100, 0) for i in range(1, 6)}
+
+
+def test_mix_has_every_kind_and_the_right_total() -> None:
+    assert mix(30) == {
+        Kind.NORMAL: 17,
+        Kind.APPROVED: 4,
+        Kind.APPROVAL_REJECTED: 1,
+        Kind.UNKNOWN_SKU: 2,
+        Kind.INSUFFICIENT_STOCK: 2,
+        Kind.CARD_DECLINED: 2,
+        Kind.UNSHIPPABLE: 2,
+    }
+    assert mix(7) == {kind: 1 for kind in Kind}
+    assert sum(mix(3).values()) == 3
+    for count in (1, 7, 8, 50, 200):
+        assert sum(mix(count).values()) == count
+
+
+def test_orders_of_each_kind_are_built_to_end_as_expected() -> None:
+    orders = build_orders(60, "t1", STOCK, approval_threshold_cents=100_000, seed=7)
+    assert len({o.order_id for o in orders}) == 60
+    assert all(o.order_id.startswith("t1-") for o in orders)
+    demand: collections.Counter[str] = collections.Counter()
+    for demo in orders:
+        amount = demo.order.amount_cents
+        skus = {line.sku for line in demo.order.items}
+        if demo.kind in (Kind.APPROVED, Kind.APPROVAL_REJECTED):
+            assert 100_000 < amount <= 450_000
+        elif demo.kind != Kind.INSUFFICIENT_STOCK:
+            assert amount <= 100_000
+        if demo.kind == Kind.UNKNOWN_SKU:
+            assert UNKNOWN_SKU in skus
+        else:
+            assert skus <= set(STOCK)
+        if demo.kind == Kind.INSUFFICIENT_STOCK:
+            (line,) = demo.order.items
+            assert line.quantity > STOCK[line.sku].available
+        else:
+            for line in demo.order.items:
+                if line.sku in STOCK:
+                    demand[line.sku] += line.quantity
+        assert (demo.order.card_number == DECLINE_CARD) == (demo.kind == Kind.CARD_DECLINED)
+        assert (demo.order.shipping_address.country == "BR") == (demo.kind == Kind.UNSHIPPABLE)
+    # Every reservation fits at once, whatever order the sagas run in.
+    assert all(demand[sku] <= STOCK[sku].available for sku in demand)
+
+
+def _run(output: dict[str, Any], status: str = "COMPLETED") -> dict[str, Any]:
+    return {
+        "status": status,
+        "output": output,
+        "createdAt": "2025-01-01T12:00:00Z",
+        "lastUpdatedAt": "2025-01-01T12:00:01.5Z",
+    }
+
+
+def test_judge_compares_each_end_with_its_kind() -> None:
+    (declined,) = [o for o in build_orders(7, "t2", STOCK, seed=1) if o.kind == Kind.CARD_DECLINED]
+    good = judge(
+        declined,
+        _run(
+            {
+                "orderId": declined.order_id,
+                "outcome": "compensated",
+                "failedStep": "charge",
+                "compensations": ["release"],
+            }
+        ),
+    )
+    assert good.problem is None
+    assert good.seconds == 1.5
+    wrong = judge(declined, _run({"orderId": declined.order_id, "outcome": "completed"}))
+    assert wrong.problem == "outcome completed, expected compensated"
+    assert judge(declined, None).problem == "stuck: NOT_STARTED at the deadline"
+    running = judge(declined, _run({}, status="RUNNING"))
+    assert running.problem == "stuck: RUNNING at the deadline"
+
+
+def test_stock_check_finds_lost_and_leaked_units() -> None:
+    order = DemoOrder(
+        Kind.NORMAL, build_orders(1, "t3", {"SKU-001": Stock(100, 0)}, seed=2)[0].order
+    )
+    bought = order.order.items[0].quantity
+    report = judge(order, _run({"orderId": order.order_id, "outcome": "completed"}))
+    before = {"SKU-001": Stock(100, 0)}
+    conserved = stock_reports(before, {"SKU-001": Stock(100 - bought, bought)}, [report], [order])
+    assert conserved == [StockReport("SKU-001", Stock(100, 0), Stock(100 - bought, bought), bought)]
+    assert stock_problems(conserved) == []
+    lost = stock_reports(before, {"SKU-001": Stock(99 - bought, bought)}, [report], [order])
+    assert stock_problems(lost) == [f"SKU-001: available + reserved was 100, is {99}"]
+    leaked = stock_reports(before, {"SKU-001": Stock(99 - bought, bought + 1)}, [report], [order])
+    assert stock_problems(leaked) == [
+        f"SKU-001: reserved grew by {bought + 1}, the completed orders hold {bought}"
+    ]
+    # While a saga is unfinished it may hold stock: only the total is checked.
+    assert stock_problems(leaked, all_ended=False) == []
+    assert stock_problems(lost, all_ended=False) == stock_problems(lost)
+
+
+def test_runner_lines_give_the_sidecar_ports() -> None:
+    line = "runner: app 'payment' is up (dapr grpc 55195, dapr http 42915, app port 6002)"
+    ports = parse_app_up(line)
+    assert ports is not None
+    assert (ports.app_id, ports.grpc_port, ports.http_port) == ("payment", 55195, 42915)
+    assert (
+        parse_app_up("== APP == payment | runner: app 'x' is up (dapr grpc 1, dapr http 2)") is None
+    )
+
+
+def test_a_stuck_saga_fails_the_summary_and_skips_the_reservation_check() -> None:
+    orders = build_orders(2, "t4", STOCK, seed=3)
+    (normal,) = (o for o in orders if o.kind == Kind.NORMAL)
+    (approved,) = (o for o in orders if o.kind == Kind.APPROVED)
+    reports = [
+        judge(normal, _run({"orderId": normal.order_id, "outcome": "completed"})),
+        judge(approved, _run({}, status="RUNNING")),
+    ]
+    after = dict(STOCK)
+    for demo in orders:  # both hold their stock: one completed, one waiting for approval
+        for line in demo.order.items:
+            level = after[line.sku]
+            after[line.sku] = Stock(level.available - line.quantity, level.reserved + line.quantity)
+    stock = stock_reports(STOCK, after, reports, orders)
+    summary = Summary("t4", reports, stock, stock_problems(stock, all_ended=False), 3.0, 0.5)
+    assert not summary.ok
+    assert summary.stuck == [approved.order_id]
+    assert summary.problems == [f"{approved.order_id} (approved): stuck: RUNNING at the deadline"]
+    text = render_summary(summary)
+    assert "what stays reserved not checked, 1 saga(s) unfinished" in text
+    assert "FAILED: 1 problem(s):" in text
+    assert summary.to_data()["stuck"] == [approved.order_id]
