@@ -1,0 +1,292 @@
+"""200 concurrent orders through the whole platform, then the books must balance.
+
+The mix: most orders succeed; some are over the approval threshold (the test approves each
+as its `approval.requested` arrives, half through `approvals` messages, half through the
+API); some fail at each step (an unknown SKU, a SKU with less stock than the orders that
+compete for it, the declining card, a country the shipping service does not serve).
+
+Once every order has its final status event, the invariants (`e2e.local.ledger.violations`)
+are checked against the services' records: stock conserved per SKU, each completed order
+charged exactly once and shipped once, each failed order with no net charge, no held stock
+and no live shipment, no saga or approval left running, no message dead-lettered. The
+same run is repeated with one process `kill -9`ed and restarted in the middle of it: a
+crash may slow the run down, never change how an order ends, nor the books.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import pytest
+
+from e2e.local.conftest import StartPlatform
+from e2e.local.harness import DEAD_LETTER_TOPICS, Part, Platform, PlatformSettings
+from e2e.local.ledger import violations
+from e2e.local.orders import DECLINE_CARD, UNSHIPPABLE_COUNTRY, Line, order
+from services.contracts.models import ApprovalDecided, OrderPlaced
+from services.contracts.names import EventType, saga_instance_id
+from tests.processes import wait_until
+
+ORDERS = 200
+THRESHOLD_CENTS = 100_000
+SCARCE_STOCK = 5
+SEED = {"LOAD-A": 1_000, "LOAD-B": 1_000, "LOAD-C": 1_000, "LOAD-SCARCE": SCARCE_STOCK}
+# Timeouts far above what a correct run needs, even with a crash in it (the retries of an
+# undelivered command back off to 5 s): a slow run still ends as it should.
+SETTINGS = PlatformSettings(
+    approval_threshold_cents=THRESHOLD_CENTS,
+    step_timeout_seconds=90.0,
+    approval_timeout_seconds=120.0,
+    compensation_attempts=5,
+    compensation_timeout_seconds=30.0,
+    inventory_seed=SEED,
+)
+RUN_TIMEOUT = 150.0
+
+Kind = Literal["plain", "approval", "unknown_sku", "scarce", "declined", "unshippable"]
+# How each kind of order ends; a scarce order completes while stock lasts.
+EXPECTED: dict[Kind, tuple[str, str | None]] = {
+    "plain": ("completed", None),
+    "approval": ("completed", None),
+    "unknown_sku": ("rejected", "reserve"),
+    "declined": ("compensated", "charge"),
+    "unshippable": ("compensated", "ship"),
+}
+
+
+@dataclass(frozen=True)
+class LoadOrder:
+    kind: Kind
+    placed: OrderPlaced
+
+    @property
+    def order_id(self) -> str:
+        return self.placed.order_id
+
+
+def load_orders(count: int = ORDERS) -> list[LoadOrder]:
+    """A deterministic mix: per 20 orders, 2 need approval, 2 decline, 2 cannot ship,
+    1 names an unknown SKU, 1 competes for the scarce SKU, 12 are plain."""
+    orders = []
+    for i in range(count):
+        order_id = f"load-{i:03d}"
+        plain: list[Line] = [("LOAD-A", 1 + i % 3, 1_250), ("LOAD-B", 1, 999)]
+        if i % 3 == 0:
+            plain.append(("LOAD-C", 2, 500))
+        slot = i % 20
+        if slot in (0, 10):
+            kind: Kind = "approval"
+            placed = order(order_id, [("LOAD-C", 1, THRESHOLD_CENTS + 1_000 * (i + 1))])
+        elif slot in (1, 11):
+            kind, placed = "declined", order(order_id, plain, card=DECLINE_CARD)
+        elif slot in (2, 12):
+            kind, placed = "unshippable", order(order_id, plain, country=UNSHIPPABLE_COUNTRY)
+        elif slot == 3:
+            kind, placed = "unknown_sku", order(order_id, [*plain, ("LOAD-NOPE", 1, 100)])
+        elif slot == 13:
+            kind, placed = "scarce", order(order_id, [("LOAD-SCARCE", 1, 4_000)])
+        else:
+            kind, placed = "plain", order(order_id, plain)
+        orders.append(LoadOrder(kind, placed))
+    return orders
+
+
+class Approver:
+    """Approves every order whose `approval.requested` arrives, once: those of the first
+    approval slot of each 20 orders through an `approvals` message, the others through the
+    management API (retried at the next poll while the API cannot reach its sidecar)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.approved: set[str] = set()
+        self.through_api = 0
+
+    def approve_new(self) -> None:
+        for delivery in self.platform.observer.deliveries():
+            order_id = delivery.order_id
+            if delivery.type != EventType.APPROVAL_REQUESTED or order_id is None:
+                continue
+            if order_id in self.approved:
+                continue
+            if int(order_id.rsplit("-", 1)[1]) % 20 == 0:
+                self.platform.decide(
+                    ApprovalDecided(order_id=order_id, approved=True, approver="load-test")
+                )
+            else:
+                try:
+                    response = self.platform.api.post(
+                        f"/v1/approvals/{order_id}/approve", json={"approver": "load-test"}
+                    )
+                except httpx.TransportError:
+                    continue  # the orchestrator is restarting
+                if response.status_code == 503:
+                    continue  # its sidecar is restarting
+                assert response.status_code == 202, response.text
+                self.through_api += 1
+            self.approved.add(order_id)
+
+
+def place_all(platform: Platform, orders: list[LoadOrder]) -> None:
+    """Publishes every order at once, from several threads (one shared gRPC channel)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda o: platform.place_order(o.placed), orders))
+
+
+def wait_all_final(platform: Platform, orders: list[LoadOrder], approver: Approver) -> None:
+    """Until every order has its final status, approving meanwhile."""
+
+    def probe() -> bool:
+        approver.approve_new()
+        return len(platform.observer.finals()) >= len(orders)
+
+    wait_until(probe, timeout=RUN_TIMEOUT, interval=0.1, what=f"{len(orders)} orders to finish")
+
+
+def all_runs(platform: Platform, **query: str) -> list[dict[str, Any]]:
+    """`GET /v1/runs`, every page."""
+    runs: list[dict[str, Any]] = []
+    params = {"pageSize": "500", **query}
+    while True:
+        response = platform.api.get("/v1/runs", params=params)
+        response.raise_for_status()
+        page = response.json()
+        runs.extend(page["items"])
+        if not page.get("continuationToken"):
+            return runs
+        params["continuationToken"] = page["continuationToken"]
+
+
+def no_run_left_running(platform: Platform) -> bool:
+    listing = platform.cli(
+        "workflow", "list", "--filter-status", "RUNNING,PENDING,SUSPENDED", "-o", "json"
+    )
+    return bool(listing.json() == [])
+
+
+def check_books(platform: Platform, orders: list[LoadOrder], approver: Approver) -> None:
+    """Every invariant of a finished run; the assertion messages say what broke."""
+    finals = platform.observer.finals()
+    assert set(finals) == {o.order_id for o in orders}
+    # At-least-once delivery may repeat a status event; it may never contradict itself.
+    for o in orders:
+        types = {d.type for d in platform.observer.statuses(o.order_id)} - {
+            EventType.APPROVAL_REQUESTED
+        }
+        assert len(types) == 1, f"{o.order_id}: contradicting status events {types}"
+
+    # Nothing given up: a crash delays messages, their retries outlast it.
+    dead = [d for d in platform.observer.deliveries() if d.topic in DEAD_LETTER_TOPICS]
+    assert dead == [], dead
+    wait_until(lambda: no_run_left_running(platform), timeout=30, what="no saga left running")
+    runs = {run["instanceId"]: run for run in all_runs(platform, name="order_saga")}
+    outcomes: dict[str, str] = {}
+    for o in orders:
+        run = runs[saga_instance_id(o.order_id)]
+        assert run["status"] == "COMPLETED", run
+        outcomes[o.order_id] = run["output"]["outcome"]
+
+    unexpected = []
+    for o in orders:
+        if o.kind == "scarce":
+            continue
+        outcome, failed_step = EXPECTED[o.kind]
+        output = runs[saga_instance_id(o.order_id)]["output"]
+        if (output["outcome"], output.get("failedStep")) != (outcome, failed_step):
+            unexpected.append(f"{o.order_id} ({o.kind}): {output}")
+    assert unexpected == [], "\n".join(unexpected)
+    scarce = Counter(outcomes[o.order_id] for o in orders if o.kind == "scarce")
+    assert scarce["completed"] == min(SCARCE_STOCK, sum(scarce.values())), scarce
+    assert set(scarce) <= {"completed", "rejected"}, scarce
+    assert approver.approved == {o.order_id for o in orders if o.kind == "approval"}
+    assert approver.through_api == len(approver.approved) // 2
+
+    ledger = platform.ledger
+    problems = violations(
+        [o.placed for o in orders],
+        outcomes,
+        SEED,
+        ledger.stock(SEED),
+        ledger.records(o.order_id for o in orders),
+    )
+    assert problems == [], "\n".join(problems)
+
+
+Crash = tuple[str, Part] | None
+CRASHES: dict[str, Crash] = {
+    "no-crash": None,
+    "payment-app-killed": ("payment", "app"),
+    "inventory-sidecar-killed": ("inventory", "sidecar"),
+    "orchestrator-app-killed": ("orchestrator", "app"),
+    "orchestrator-sidecar-killed": ("orchestrator", "sidecar"),
+}
+# The crash comes once the crashed app's service holds this many saga records (the
+# orchestrator's: the inventory's), about a quarter of its first commands: its own work is
+# in full flow, most of it still ahead. Counting final orders would be too late: the 200
+# sagas advance together, so the first ones end when most commands are already handled.
+CRASH_AFTER_RECORDS = 50
+
+
+def handled(platform: Platform, orders: list[LoadOrder], app_id: str) -> int:
+    """How many sagas the service of `app_id` has a record for."""
+    records = platform.ledger.records(o.order_id for o in orders).values()
+    if app_id == "payment":
+        return sum(r.payment is not None for r in records)
+    if app_id == "shipping":
+        return sum(r.shipment is not None for r in records)
+    return sum(r.reservation is not None for r in records)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("crash", list(CRASHES.values()), ids=list(CRASHES))
+def test_200_concurrent_orders_balance_the_books(
+    start_platform: StartPlatform, crash: Crash
+) -> None:
+    platform = start_platform(SETTINGS)
+    orders = load_orders()
+    approver = Approver(platform)
+    started = time.monotonic()
+
+    place_all(platform, orders)
+    if crash is not None:
+        app_id, part = crash
+
+        def crash_due() -> bool:
+            approver.approve_new()
+            return handled(platform, orders, app_id) >= CRASH_AFTER_RECORDS
+
+        wait_until(crash_due, timeout=RUN_TIMEOUT, interval=0.1, what="the crash point")
+        platform.kill(app_id, part)
+        at_crash = handled(platform, orders, app_id)
+        platform.start_part(app_id, part)
+    wait_all_final(platform, orders, approver)
+    elapsed = time.monotonic() - started
+
+    platform.check_running()
+    check_books(platform, orders, approver)
+    if crash is not None:
+        # The crashed service went on working after its restart: the crash was mid-run.
+        assert at_crash < handled(platform, orders, crash[0]), at_crash
+    print(f"\n{ORDERS} orders, crash={crash}: all final after {elapsed:.1f}s")
+
+
+def test_load_mix_has_every_kind_of_order() -> None:
+    kinds = Counter(o.kind for o in load_orders())
+    assert kinds == {
+        "plain": 120,
+        "approval": 20,
+        "declined": 20,
+        "unshippable": 20,
+        "unknown_sku": 10,
+        "scarce": 10,
+    }
+    assert all(
+        o.placed.amount_cents > THRESHOLD_CENTS for o in load_orders() if o.kind == "approval"
+    )
+    assert all(
+        o.placed.amount_cents <= THRESHOLD_CENTS for o in load_orders() if o.kind != "approval"
+    )
