@@ -14,7 +14,7 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 
-STEPS = 5
+STEPS = 10
 
 
 def build(port: int) -> wf.WorkflowRuntime:
@@ -22,7 +22,7 @@ def build(port: int) -> wf.WorkflowRuntime:
 
     @runtime.activity(name="slow_increment")
     def slow_increment(ctx: wf.WorkflowActivityContext, value: int) -> int:
-        time.sleep(0.05)
+        time.sleep(0.1)
         return value + 1
 
     @runtime.workflow(name="crash_chain")
