@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
@@ -53,13 +53,14 @@ class SidecarProcess:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    label: str = ""  # names the log file when several sidecars share an app id
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
-    def start(self) -> SidecarProcess:
-        self.log_path = self.data_dir / f"{self.app_id}-sidecar.log"
+    def start(self) -> Self:
+        self.log_path = self.data_dir / f"{self.label or self.app_id}-sidecar.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -80,9 +81,10 @@ class SidecarProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **self.env},
+            cwd=Path(__file__).resolve().parents[1],
         )
         log.close()
-        wait_until(self._ready, timeout=30, what=f"sidecar on {self.address}")
+        wait_until(self._ready, timeout=30, what=f"sidecar {self.label} on {self.address}")
         return self
 
     def _ready(self) -> bool:
@@ -94,8 +96,9 @@ class SidecarProcess:
                 stub = pb_grpc.TaskHubSidecarServiceStub(channel)
                 stub.Hello(empty_pb2.Empty(), timeout=1)
             return True
-        except grpc.RpcError:
-            return False
+        except grpc.RpcError as error:
+            # A sidecar that requires an API token is up when it refuses the call.
+            return error.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[no-any-return]
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crash."""
@@ -111,7 +114,7 @@ class SidecarProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def restart(self) -> SidecarProcess:
+    def restart(self) -> Self:
         self.kill()
         return self.start()
 

@@ -18,14 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 import yaml
 from dapr.aio.clients import DaprClient as AsyncDaprClient
 from dapr.clients import DaprClient
-from google.protobuf import empty_pb2
 
-from sidecar.workflow.protos import pb_grpc
 from tests.processes import SidecarProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,47 +124,7 @@ def write_resources(folder: Path, documents: dict[str, dict[str, Any] | str]) ->
 
 @dataclass
 class Sidecar(SidecarProcess):
-    """A sidecar with its own log file (`label`), ready even when it requires a token."""
-
-    label: str = ""
-
-    def start(self) -> Sidecar:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.data_dir / f"{self.label or self.app_id}-sidecar.log"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sidecar",
-                    "--app-id",
-                    self.app_id,
-                    "--dapr-grpc-port",
-                    str(self.grpc_port),
-                    "--dapr-http-port",
-                    str(self.http_port),
-                    "--data-dir",
-                    str(self.data_dir),
-                    *self.extra_args,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
-                cwd=ROOT,
-            )
-        wait_until(self._ready, timeout=30, what=f"sidecar {self.label} on {self.address}")
-        return self
-
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"sidecar exited with {self.process.returncode}: {self.logs()}")
-        try:
-            with grpc.insecure_channel(self.address) as channel:
-                pb_grpc.TaskHubSidecarServiceStub(channel).Hello(empty_pb2.Empty(), timeout=1)
-            return True
-        except grpc.RpcError as error:
-            return error.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[no-any-return]
+    """A sidecar with HTTP and log helpers for the pub/sub, state and runtime tests."""
 
     def http_get(self, path: str, token: str | None = None) -> tuple[int, bytes]:
         request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}")
