@@ -19,7 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import grpc
 
@@ -997,21 +997,3 @@ def _decode_token(token: str) -> tuple[float, str]:
         return float(created), instance_id
     except ValueError:
         raise invalid_argument(f"invalid continuation token '{token}'") from None
-
-
-def parse_duration(text: str) -> timedelta:
-    """Go-style durations as `dapr workflow purge --all-older-than` takes them (e.g. 720h)."""
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-    total, number = 0.0, ""
-    rest = text.strip()
-    if not rest:
-        raise ValueError("empty duration")
-    while rest:
-        digits = len(rest) - len(rest.lstrip("0123456789."))
-        number, rest = rest[:digits], rest[digits:]
-        unit = "ms" if rest.startswith("ms") else rest[:1]
-        if not number or unit not in units:
-            raise ValueError(f"invalid duration '{text}' (use e.g. 90s, 15m, 720h)")
-        total += float(number) * units[unit]
-        rest = rest[len(unit) :]
-    return timedelta(seconds=total)

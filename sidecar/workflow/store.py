@@ -10,13 +10,14 @@ request (each commit is fsynced). See docs/workflow-engine.md.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sidecar.workflow.history import TERMINAL_STATUSES
 from sidecar.workflow.model import ActivityItem, InboxItem, Instance, ParentRef
 from sidecar.workflow.protos import pb
 
@@ -88,7 +89,7 @@ class WorkflowStore:
     def load_active(self) -> tuple[list[Instance], list[InboxItem], list[ActivityItem]]:
         """Everything the engine keeps in memory after a restart: non-terminal instances
         with their history, their pending inbox and their unfinished activities."""
-        terminal = ",".join(str(s) for s in (1, 3, 4, 5))
+        terminal = ",".join(str(status) for status in sorted(TERMINAL_STATUSES))
         rows = self._db.execute(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE status NOT IN ({terminal})"
         ).fetchall()
@@ -242,10 +243,6 @@ class WorkflowStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-
-    def iter_all_instance_ids(self) -> Iterator[str]:
-        for (instance_id,) in self._db.execute("SELECT instance_id FROM instances"):
-            yield instance_id
 
 
 def _instance_to_row(instance: Instance) -> tuple[Any, ...]:
