@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,10 +22,30 @@ from sidecar.workflow.protos import pb_grpc
 T = TypeVar("T")
 
 
+_PORTS_PER_WORKER = 3000
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that is free now and that this process has not handed out before.
+
+    Ports come from a range of their own per pytest-xdist worker, below the kernel's
+    ephemeral range (32768+), so parallel workers and outgoing connections never race a
+    test for the port it picked before its server binds it.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    low = 20000 + (int(worker) if worker.isdigit() else 0) % 4 * _PORTS_PER_WORKER
+    candidates = [p for p in range(low, low + _PORTS_PER_WORKER) if p not in _handed_out]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {low}-{low + _PORTS_PER_WORKER - 1}")
 
 
 def wait_until(
