@@ -6,7 +6,7 @@ its error codes, so clients can branch on it without parsing messages.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from typing import Any, NoReturn, TypeVar
 
@@ -44,6 +44,24 @@ def workflow_not_found(instance_id: str) -> SidecarError:
 
 def invalid_argument(message: str, reason: str = "INVALID_ARGUMENT") -> SidecarError:
     return SidecarError(grpc.StatusCode.INVALID_ARGUMENT, reason, message)
+
+
+def lookup_component(registry: Mapping[str, T], name: str, kind: str, code: str) -> T:
+    """The component `name` of a kind (`pubsub`, `state store`), or daprd's errors for a
+    kind with no component (ERR_<CODE>_NOT_CONFIGURED) and an unknown name (_NOT_FOUND)."""
+    if not registry:
+        raise SidecarError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"ERR_{code}_NOT_CONFIGURED",
+            f"no {kind} is configured: add a {kind.split()[0]} component to the resources path",
+        )
+    component = registry.get(name)
+    if component is None:
+        raise invalid_argument(
+            f"{kind} {name} is not found (configured: {', '.join(sorted(registry))})",
+            f"ERR_{code}_NOT_FOUND",
+        )
+    return component
 
 
 def failed_precondition(message: str, reason: str) -> SidecarError:

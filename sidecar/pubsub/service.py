@@ -16,10 +16,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import grpc
 from dapr.proto.runtime.v1 import appcallback_pb2
 
-from sidecar.errors import SidecarError, invalid_argument
+from sidecar.errors import invalid_argument, lookup_component
 from sidecar.pubsub.broker import Broker
 from sidecar.pubsub.delivery import DEFAULT_RETRY, DeliveryLoop, DeliverySettings, TopicEventCaller
 from sidecar.pubsub.envelope import EnvelopeError, wrap
@@ -148,19 +147,7 @@ class PubSubService:
             broker.close()
 
     def broker(self, name: str) -> Broker:
-        if not self.brokers:
-            raise SidecarError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "ERR_PUBSUB_NOT_CONFIGURED",
-                "no pubsub is configured: add a pubsub component to the resources path",
-            )
-        broker = self.brokers.get(name)
-        if broker is None:
-            raise invalid_argument(
-                f"pubsub {name} is not found (configured: {', '.join(sorted(self.brokers))})",
-                "ERR_PUBSUB_NOT_FOUND",
-            )
-        return broker
+        return lookup_component(self.brokers, name, "pubsub", "PUBSUB")
 
     def publish(
         self, pubsub: str, topic: str, data: bytes, content_type: str, metadata: dict[str, str]

@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
-from sidecar.errors import SidecarError, invalid_argument
+from sidecar.errors import lookup_component
 from sidecar.resources.model import Component, Resources
 from sidecar.state.store import StateStore
 
@@ -47,19 +45,7 @@ class StateService:
                 )
 
     def get(self, name: str) -> NamedStore:
-        if not self.stores:
-            raise SidecarError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "ERR_STATE_STORE_NOT_CONFIGURED",
-                "state store is not configured: add a state component to the resources path",
-            )
-        named = self.stores.get(name)
-        if named is None:
-            raise invalid_argument(
-                f"state store {name} is not found (configured: {', '.join(sorted(self.stores))})",
-                "ERR_STATE_STORE_NOT_FOUND",
-            )
-        return named
+        return lookup_component(self.stores, name, "state store", "STATE_STORE")
 
     def close(self) -> None:
         for named in self.stores.values():
