@@ -137,16 +137,6 @@ def project(tmp_path: Path) -> Iterator[Path]:
         os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def runners() -> Iterator[list[Runner]]:
-    started: list[Runner] = []
-    yield started
-    for runner in started:
-        if runner.process.poll() is None:
-            runner.process.kill()
-            runner.process.wait(timeout=10)
-
-
 def write_template(project: Path, shipping_env: str = "") -> Path:
     run_file = project / "dapr.yaml"
     run_file.write_text(

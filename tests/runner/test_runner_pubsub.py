@@ -96,16 +96,6 @@ def project(tmp_path: Path) -> Iterator[Path]:
         os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def runners() -> Iterator[list[Runner]]:
-    started: list[Runner] = []
-    yield started
-    for runner in started:
-        if runner.process.poll() is None:
-            runner.process.kill()
-            runner.process.wait(timeout=10)
-
-
 def write_template(project: Path) -> Path:
     subscriber_http_port = free_port()
     run_file = project / "dapr.yaml"

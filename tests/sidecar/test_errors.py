@@ -18,8 +18,8 @@ from grpc_status import rpc_status
 
 from sidecar.workflow.protos import pb
 from tests.processes import SidecarProcess, stub_for
+from tests.sidecar.outcomes import WAIT, finished
 
-WAIT = 30
 MIB = 1024 * 1024
 LIMIT = 4 * MIB  # the sidecar's default --max-body-size
 # Just over the limit, and a full 1 MiB over it: both must get the sidecar's own answer.
@@ -37,12 +37,6 @@ def reason_of(error: grpc.RpcError) -> str | None:
             detail.Unpack(info)
             return str(info.reason)
     return None
-
-
-def finished(client: wf.DaprWorkflowClient, instance_id: str) -> wf.WorkflowState:
-    state = client.wait_for_workflow_completion(instance_id, timeout_in_seconds=WAIT)
-    assert state is not None, f"workflow {instance_id} vanished"
-    return state
 
 
 def register_basics(runtime: wf.WorkflowRuntime) -> None:

@@ -20,20 +20,9 @@ from google.protobuf import timestamp_pb2
 
 from sidecar.workflow.protos import pb
 from tests.processes import SidecarProcess, stub_for, wait_until
+from tests.sidecar.outcomes import WAIT, finished, output_of
 
-WAIT = 30
 Kind = wf.WorkflowHistoryEventType
-
-
-def finished(client: wf.DaprWorkflowClient, instance_id: str) -> wf.WorkflowState:
-    state = client.wait_for_workflow_completion(instance_id, timeout_in_seconds=WAIT)
-    assert state is not None, f"workflow {instance_id} vanished"
-    return state
-
-
-def output_of(state: wf.WorkflowState) -> Any:
-    assert state.runtime_status == wf.WorkflowStatus.COMPLETED, str(state)
-    return json.loads(state.serialized_output)
 
 
 def status_of(client: wf.DaprWorkflowClient, instance_id: str) -> wf.WorkflowStatus | None:
