@@ -158,6 +158,7 @@ class FakeServices:
         self.commands: list[Received] = []
         self.status_events: list[Received] = []
         self.dead_letters: list[Received] = []
+        self._status_ids: set[str] = set()
         self._lock = threading.Lock()
 
     def script(self, order_id: str, behaviours: dict[EventType, Behaviour]) -> None:
@@ -183,7 +184,12 @@ class FakeServices:
         return TopicEventResponse("success")
 
     def on_status(self, event: SubscriptionMessage) -> TopicEventResponse:
+        """Records each status event once: delivery is at-least-once, so a sidecar killed
+        between delivery and ack delivers it again under the same CloudEvent id."""
         with self._lock:
+            if event.id() in self._status_ids:
+                return TopicEventResponse("success")
+            self._status_ids.add(event.id())
             self.status_events.append(
                 Received(str(event.topic()), str(event.type()), json.loads(bytes(event.raw_data())))
             )

@@ -3,10 +3,13 @@ replays its history from the start and ends exactly as an uninterrupted one."""
 
 from __future__ import annotations
 
+from dapr.ext.workflow import WorkflowHistoryEventType
+
 from services.contracts.models import ApprovalDecided
 from services.contracts.names import EventType, Topic
 from services.orchestrator.models import SagaResult
 from tests.orchestrator.harness import Orchestrator, order
+from tests.processes import wait_until
 from tests.pubsub.harness import wait_connected
 
 BIG = 250_000
@@ -18,6 +21,20 @@ def _approve(orchestrator: Orchestrator, order_id: str) -> None:
         EventType.APPROVAL_DECIDED,
         ApprovalDecided(order_id=order_id, approved=True, approver="alice"),
     )
+
+
+def _wait_request_recorded(orchestrator: Orchestrator, approval_id: str) -> None:
+    """Until the engine has recorded that the request's activity completed.
+
+    Activities are at-least-once: one whose result the sidecar had not stored when it
+    was killed runs again, so crashing earlier would rightly publish the request twice.
+    """
+
+    def recorded() -> bool:
+        history = orchestrator.workflows.get_workflow_history(approval_id)
+        return any(e.event_type == WorkflowHistoryEventType.TASK_COMPLETED for e in history)
+
+    wait_until(recorded, timeout=30.0, what=f"{approval_id} to record its request")
 
 
 def _without_ids(result: SagaResult, order_id: str) -> dict[str, object]:
@@ -39,7 +56,8 @@ def test_saga_replayed_after_sidecar_crash_and_new_worker_ends_the_same_way(
     # Same scenario, crashed while waiting for the approval: the sidecar gets kill -9,
     # the worker is replaced, so the new one rebuilds the saga from history alone.
     instance_id = orchestrator.start_saga(order("crash-1", BIG))
-    orchestrator.wait_for_status("crash-1", EventType.APPROVAL_REQUESTED)
+    (requested,) = orchestrator.wait_for_status("crash-1", EventType.APPROVAL_REQUESTED)
+    _wait_request_recorded(orchestrator, requested.data["approvalId"])
     assert orchestrator.sidecar is not None
     orchestrator.sidecar.kill()
     orchestrator.stop_runtime()
