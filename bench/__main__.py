@@ -70,6 +70,7 @@ def measure_ours() -> Figures:
     # warn: the peer's backend logs nothing per work item either.
     sidecar = SidecarProcess(data_dir=data_dir, app_id="bench", extra_args=["--log-level", "warn"])
     sidecar.start()
+    assert sidecar.process is not None
     try:
         port = str(sidecar.grpc_port)
         runtime = wf.WorkflowRuntime(host="127.0.0.1", port=port)
@@ -80,7 +81,7 @@ def measure_ours() -> Figures:
         runtime.start()
         client = wf.DaprWorkflowClient(host="127.0.0.1", port=port)
         try:
-            figures = run_all(OurEngine(client), flows)
+            figures = run_all(OurEngine(client), flows, sidecar.process.pid)
         finally:
             client.close()
             runtime.shutdown()
@@ -122,7 +123,7 @@ def measure_peer() -> Figures:
     try:
         wait_until(lambda: _serving(backend, int(port)), what="peer backend")
         run = subprocess.run(
-            [*module, "measure", "--port", port],
+            [*module, "measure", "--port", port, "--backend-pid", str(backend.pid)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -172,6 +173,20 @@ def table(ours: Figures, peer: Figures, ratio: dict[str, float]) -> str:
             f"{peer['w2']['seconds']:.2f}",
             f"{ratio['w2_time']:.2f}x",
             f"<= {W2_TARGET}x ({w2_met})",
+        ),
+        *(
+            (
+                f"{workload} CPU s, {label}",
+                f"{ours[key][field]:.2f}",
+                f"{peer[key][field]:.2f}",
+                f"{ours[key][field] / peer[key][field]:.2f}x",
+                "",
+            )
+            for key, workload in (("w1", "W1"), ("w2", "W2"))
+            for field, label in (
+                ("engine_cpu_s", "engine process"),
+                ("worker_client_cpu_s", "SDK worker + client process"),
+            )
         ),
         (
             f"W3 idle chain-{CHAIN_LENGTH} latency p50: ms",

@@ -38,7 +38,7 @@ def serve(port: int) -> None:
     threading.Event().wait()
 
 
-def measure(port: int) -> None:
+def measure(port: int, backend_pid: int) -> None:
     address = f"localhost:{port}"
     # Named loggers follow the root level (WARNING), as the dapr SDK's do: without this the
     # peer would log every orchestration turn at INFO and pay for it.
@@ -54,7 +54,7 @@ def measure(port: int) -> None:
         host_address=address, logger=logging.getLogger("durabletask-client")
     )
     try:
-        figures = run_all(PeerEngine(task_client), flows)
+        figures = run_all(PeerEngine(task_client), flows, backend_pid)
     finally:
         task_client.close()
         work.stop()
@@ -66,8 +66,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.peer_workloads")
     parser.add_argument("mode", choices=["serve", "measure"])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--backend-pid", type=int, help="measure: the serving process")
     args = parser.parse_args()
-    (serve if args.mode == "serve" else measure)(args.port)
+    if args.mode == "serve":
+        serve(args.port)
+    else:
+        measure(args.port, args.backend_pid)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ import yaml
 from dapr.clients import DaprClient
 from dapr.ext.grpc import App, SubscriptionMessage, TopicEventResponse
 
+from bench import grpc_floor
+from bench.workloads import cpu_seconds
 from tests.processes import SidecarProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,7 +217,24 @@ class PubSubBench:
             self.publish("warmup", seq)
         self.records.wait_for("warmup", WARMUP_MESSAGES)
 
+    def _cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the three processes."""
+        assert self.app is not None
+        assert self.sidecar.process is not None
+        return {
+            "sidecar": cpu_seconds(self.sidecar.process.pid),
+            "app": cpu_seconds(self.app.pid),
+            "publisher": time.process_time(),
+        }
+
+    def _cpu_per_message(self, before: dict[str, float], count: int) -> dict[str, float]:
+        """Milliseconds of CPU per message in each process since `before`: with three
+        processes on two cores, their sum bounds the throughput."""
+        after = self._cpu()
+        return {name: (after[name] - before[name]) * 1000 / count for name in before}
+
     def throughput(self, count: int = THROUGHPUT_MESSAGES) -> Figures:
+        cpu = self._cpu()
         started = time.time()
         for seq in range(count):
             self.publish("single", seq)
@@ -229,10 +248,12 @@ class PubSubBench:
             "publishes_per_s": count / (published - started),
             "seconds": last_ack - started,
             "messages_per_s": count / (last_ack - started),
+            "cpu_ms_per_message": self._cpu_per_message(cpu, count),
         }
 
     def bulk_throughput(self, count: int = THROUGHPUT_MESSAGES) -> Figures:
         assert self.client is not None
+        cpu = self._cpu()
         started = time.time()
         for first in range(0, count, BULK_SIZE):
             batch = range(first, min(first + BULK_SIZE, count))
@@ -251,6 +272,7 @@ class PubSubBench:
             "publishes_per_s": count / (published - started),
             "seconds": last_ack - started,
             "messages_per_s": count / (last_ack - started),
+            "cpu_ms_per_message": self._cpu_per_message(cpu, count),
         }
 
     def latency(self, count: int = LATENCY_MESSAGES) -> Figures:
@@ -274,6 +296,7 @@ class PubSubBench:
 def measure(work: Path = OUT_DIR) -> Figures:
     shutil.rmtree(work, ignore_errors=True)
     load = os.getloadavg()[0]  # the host is shared: say how busy it was
+    floor = grpc_floor.measure()
     bench = PubSubBench(work)
     try:
         bench.start()
@@ -291,6 +314,7 @@ def measure(work: Path = OUT_DIR) -> Figures:
         "bulk_throughput": bulk,
         "latency": latency,
         "redelivered": bench.records.duplicates,
+        "grpc_floor": floor,
         "host_load_average_1m": load,
         "targets": {
             "messages_per_s_at_least": THROUGHPUT_TARGET,
@@ -301,6 +325,10 @@ def measure(work: Path = OUT_DIR) -> Figures:
     }
 
 
+def _cpu_split(figures: Figures) -> str:
+    return " + ".join(f"{name} {ms:.2f}" for name, ms in figures["cpu_ms_per_message"].items())
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -308,6 +336,7 @@ def _met(ok: bool) -> str:
 def table(figures: Figures) -> str:
     single, bulk = figures["throughput"], figures["bulk_throughput"]
     latency, targets = figures["latency"], figures["targets"]
+    floor = figures["grpc_floor"]
     rows = [
         ("", "ours", "target"),
         (
@@ -316,17 +345,25 @@ def table(figures: Figures) -> str:
             f">= {THROUGHPUT_TARGET:.0f} ({_met(targets['throughput_met'])})",
         ),
         ("P1 publish calls alone: publishes/s", f"{single['publishes_per_s']:.0f}", ""),
+        ("P1 CPU per message: ms", _cpu_split(single), ""),
         (
             f"P1b {bulk['messages']} via publish_events x{BULK_SIZE} -> app ack: messages/s",
             f"{bulk['messages_per_s']:.0f}",
             "",
         ),
+        ("P1b CPU per message: ms", _cpu_split(bulk), ""),
         (
             f"P2 idle publish -> app latency p50 (1 every {latency['interval_ms']:.0f} ms): ms",
             f"{latency['p50_ms']:.1f}",
             f"<= {P50_TARGET_MS:.0f} ({_met(targets['p50_met'])})",
         ),
         (f"P2 p99 ({latency['messages']} messages): ms", f"{latency['p99_ms']:.1f}", ""),
+        (
+            "host floor, 1 no-op gRPC unary call (aio server, sync client): CPU ms",
+            f"server {floor['server_cpu_ms_per_call']:.2f} + client "
+            f"{floor['client_cpu_ms_per_call']:.2f}",
+            "",
+        ),
         ("host load average (1 min) before the run", f"{figures['host_load_average_1m']:.1f}", ""),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

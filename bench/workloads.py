@@ -7,6 +7,7 @@ must import nothing but the standard library: the SDK-specific bits come in as a
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -45,6 +46,13 @@ def define_workflows(when_all: Callable[[list[Any]], Any]) -> Workflows:
         return len(results)
 
     return Workflows(chain=bench_chain, fan_out=bench_fan_out)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, all threads (Linux `/proc`)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Engine(Protocol):
@@ -107,11 +115,29 @@ def w3_latency(engine: Engine, flows: Workflows) -> dict[str, float]:
     }
 
 
-def run_all(engine: Engine, flows: Workflows) -> dict[str, dict[str, float]]:
-    """A warm-up chain first, so connection setup and first-call costs stay out of W1."""
+def _with_cpu(
+    workload: Callable[[Engine, Workflows], dict[str, float]], engine_pid: int
+) -> Callable[[Engine, Workflows], dict[str, float]]:
+    """Adds the CPU seconds each side spent: where the time goes, not only how much."""
+
+    def measured(engine: Engine, flows: Workflows) -> dict[str, float]:
+        engine_before, ours_before = cpu_seconds(engine_pid), time.process_time()
+        figures = workload(engine, flows)
+        figures["engine_cpu_s"] = cpu_seconds(engine_pid) - engine_before
+        figures["worker_client_cpu_s"] = time.process_time() - ours_before
+        return figures
+
+    return measured
+
+
+def run_all(engine: Engine, flows: Workflows, engine_pid: int) -> dict[str, dict[str, float]]:
+    """A warm-up chain first, so connection setup and first-call costs stay out of W1.
+
+    `engine_pid` is the process serving the engine; this process runs the worker and client.
+    """
     _finish(engine, engine.schedule(flows.chain), time.perf_counter() + WORKLOAD_TIMEOUT_S)
     return {
-        "w1": w1_throughput(engine, flows),
-        "w2": w2_fan_out(engine, flows),
+        "w1": _with_cpu(w1_throughput, engine_pid)(engine, flows),
+        "w2": _with_cpu(w2_fan_out, engine_pid)(engine, flows),
         "w3": w3_latency(engine, flows),
     }
