@@ -70,6 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "serve":
         serve(args.port)
+    elif args.backend_pid is None:
+        parser.error("measure needs --backend-pid")
     else:
         measure(args.port, args.backend_pid)
 
