@@ -27,6 +27,7 @@ import dapr.ext.workflow as wf
 
 from bench import e2e as e2e_bench
 from bench import pubsub
+from bench.report import format_table
 from bench.workloads import (
     CHAIN_LENGTH,
     W1_WORKFLOWS,
@@ -203,15 +204,7 @@ def table(ours: Figures, peer: Figures, ratio: dict[str, float]) -> str:
             "",
         ),
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    ]
-    return "\n".join(lines)
+    return format_table(rows)
 
 
 def main() -> None:

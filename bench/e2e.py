@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.report import format_table
 from e2e.local.harness import Platform, PlatformSettings
 from e2e.local.orders import order
 from services.contracts.models import OrderPlaced
@@ -166,14 +167,7 @@ def table(figures: Figures) -> str:
         ("E2 idle order latency p99: ms", f"{idle['p99_ms']:.0f}"),
         ("platform start (10 processes): s", f"{figures['platform_start_s']:.1f}"),
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    )
+    return format_table(rows)
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ from dapr.clients import DaprClient
 from dapr.ext.grpc import App, SubscriptionMessage, TopicEventResponse
 
 from bench import grpc_floor
+from bench.report import format_table
 from bench.workloads import cpu_seconds
 from tests.processes import SidecarProcess, free_port, wait_until
 
@@ -366,14 +367,7 @@ def table(figures: Figures) -> str:
         ),
         ("host load average (1 min) before the run", f"{figures['host_load_average_1m']:.1f}", ""),
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    )
+    return format_table(rows)
 
 
 def main(argv: list[str]) -> None:
