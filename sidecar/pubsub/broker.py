@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.pubsub.routing import topic_matches
+from sidecar.sqlite import connect, immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -82,18 +83,8 @@ class Broker:
         clock: Callable[[], float] = time.time,
         retention_seconds: float = 3600.0,
     ) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
         self.pubsub = pubsub
-        self._db = sqlite3.connect(
-            ":memory:" if path is None else path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=30,
-        )
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db = connect(path, synchronous, timeout=30)
         self._db.executescript(_SCHEMA)
         self._clock = clock
         self.retention_seconds = retention_seconds
@@ -102,15 +93,10 @@ class Broker:
     def close(self) -> None:
         self._db.close()
 
-    def _transaction(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
-        return self._db
-
     def register_consumers(self, app_id: str, topic_patterns: Iterable[str]) -> None:
         """Makes `app_id`'s set of subscribed topics exactly `topic_patterns`."""
         patterns = sorted(set(topic_patterns))
-        db = self._transaction()
-        try:
+        with immediate(self._db) as db:
             db.execute(
                 "DELETE FROM consumers WHERE pubsub = ? AND app_id = ? "
                 f"AND topic_pattern NOT IN ({','.join('?' * len(patterns))})",
@@ -132,10 +118,6 @@ class Broker:
             for pattern in patterns:
                 if pattern not in known:
                     self._deliver_retained(db, app_id, pattern, now)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _deliver_retained(
         self, db: sqlite3.Connection, app_id: str, pattern: str, now: float
@@ -168,14 +150,9 @@ class Broker:
         return self.publish_many(topic, [(content_type, body)])
 
     def publish_many(self, topic: str, messages: list[tuple[str, bytes]]) -> list[int]:
-        db = self._transaction()
-        try:
+        with immediate(self._db) as db:
             apps = self._insert_messages(db, topic, messages)
             ports = self._doorbells(db, apps)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return ports
 
     def _groups(self, db: sqlite3.Connection, topic: str) -> list[tuple[str, str]]:
@@ -233,8 +210,7 @@ class Broker:
         if limit <= 0:
             return []
         now = self._clock()
-        db = self._transaction()
-        try:
+        with immediate(self._db) as db:
             rows = db.execute(
                 "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN ("
                 "  SELECT id FROM deliveries WHERE app_id = ? AND next_attempt_at <= ? "
@@ -262,10 +238,6 @@ class Broker:
                         attempts,
                     )
                 )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return deliveries
 
     def next_due(self, app_id: str) -> float | None:
@@ -285,13 +257,8 @@ class Broker:
         """Deletes delivered rows (and their messages once no group still needs them)."""
         if not delivery_ids:
             return
-        db = self._transaction()
-        try:
+        with immediate(self._db) as db:
             self._delete_deliveries(db, delivery_ids)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def retry_later(self, delivery_id: int, delay: float) -> None:
         self._db.execute(
@@ -304,15 +271,10 @@ class Broker:
         self, delivery_id: int, dead_letter_topic: str, content_type: str, body: bytes
     ) -> list[int]:
         """Moves a delivery to the dead-letter topic in one transaction; returns doorbells."""
-        db = self._transaction()
-        try:
+        with immediate(self._db) as db:
             self._delete_deliveries(db, [delivery_id])
             apps = self._insert_messages(db, dead_letter_topic, [(content_type, body)])
             ports = self._doorbells(db, apps)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return ports
 
     def release_owner(self, owner: str) -> None:

@@ -8,12 +8,13 @@ ETag only creates, a transaction applies all its operations or none.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sidecar.sqlite import connect, immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -62,17 +63,7 @@ class StateStore:
     ) -> None:
         if not table.replace("_", "").isalnum():
             raise ValueError(f"invalid table name '{table}'")
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            ":memory:" if path is None else path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=30,
-        )
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect(path, timeout=30)
         self._db.execute(_SCHEMA.format(table=table))
         self._table = table
         self._clock = clock
@@ -93,10 +84,8 @@ class StateStore:
 
     def apply(self, writes: list[Write]) -> dict[str, str]:
         """Applies every write or none (raising `EtagMismatch`); returns the new ETags."""
-        db = self._db
         etags: dict[str, str] = {}
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._db) as db:
             now = self._clock()
             for write in writes:
                 current = db.execute(
@@ -116,10 +105,6 @@ class StateStore:
                     (write.key, write.value, etag, expires),
                 )
                 etags[write.key] = etag
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return etags
 
     @staticmethod

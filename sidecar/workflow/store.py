@@ -9,7 +9,6 @@ request (each commit is fsynced). See docs/workflow-engine.md.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sidecar.sqlite import connect, immediate
 from sidecar.workflow.history import TERMINAL_STATUSES
 from sidecar.workflow.model import ActivityItem, InboxItem, Instance, ParentRef
 from sidecar.workflow.protos import pb
@@ -73,10 +73,7 @@ _INSTANCE_COLUMNS = (
 
 class WorkflowStore:
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db = connect(path, synchronous)
         self._db.execute("PRAGMA foreign_keys=OFF")
         schema = resources.files("sidecar.workflow").joinpath("schema.sql").read_text()
         self._db.executescript(schema)
@@ -180,9 +177,7 @@ class WorkflowStore:
 
     def commit(self, batch: Batch) -> None:
         """Writes the whole batch in one transaction; assigns ids to inserted items."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._db) as db:
             for instance_id in batch.purges:
                 for table in ("instances", "history", "inbox", "activities"):
                     db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
@@ -239,10 +234,6 @@ class WorkflowStore:
                     ),
                 )
                 activity.item_id = int(cursor.lastrowid or 0)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
 
 def _instance_to_row(instance: Instance) -> tuple[Any, ...]:
