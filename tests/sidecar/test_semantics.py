@@ -636,10 +636,11 @@ def test_purge_with_a_status_filter_purges_only_terminal_instances_in_those_stat
     assert status_of(client, "running") == wf.WorkflowStatus.RUNNING
 
 
-def test_rerun_from_a_scheduled_activity_runs_a_new_instance_from_that_point(
-    make_runtime: Callable[..., wf.WorkflowRuntime], client: wf.DaprWorkflowClient
-) -> None:
-    runtime = make_runtime()
+def _finished_three_steps(
+    runtime: wf.WorkflowRuntime, client: wf.DaprWorkflowClient
+) -> tuple[str, list[wf.WorkflowHistoryEvent], list[str]]:
+    """A finished run of three chained steps ("s" gives S0, S1, S2): its id, its
+    taskScheduled events, and the list where the step records each call from now on."""
     calls: list[str] = []
 
     @runtime.activity(name="step")
@@ -661,6 +662,13 @@ def test_rerun_from_a_scheduled_activity_runs_a_new_instance_from_that_point(
         e for e in client.get_workflow_history(source) if e.event_type == Kind.TASK_SCHEDULED
     ]
     calls.clear()
+    return source, scheduled, calls
+
+
+def test_rerun_from_a_scheduled_activity_runs_a_new_instance_from_that_point(
+    make_runtime: Callable[..., wf.WorkflowRuntime], client: wf.DaprWorkflowClient
+) -> None:
+    source, scheduled, calls = _finished_three_steps(make_runtime(), client)
 
     rerun = client.rerun_workflow_from_event(
         source, scheduled[1].event_id, new_instance_id=f"{source}-rerun"
@@ -675,28 +683,7 @@ def test_rerun_from_a_scheduled_activity_runs_a_new_instance_from_that_point(
 def test_rerun_with_a_new_input_gives_it_to_the_rerun_activity_only(
     make_runtime: Callable[..., wf.WorkflowRuntime], client: wf.DaprWorkflowClient
 ) -> None:
-    runtime = make_runtime()
-    calls: list[str] = []
-
-    @runtime.activity(name="step")
-    def step(ctx: wf.WorkflowActivityContext, label: str) -> str:
-        calls.append(label)
-        return label.upper()
-
-    @runtime.workflow(name="three_steps")
-    def three_steps(ctx: wf.DaprWorkflowContext, prefix: str) -> Generator[Any, Any, list[str]]:
-        results = []
-        for n in range(3):
-            results.append((yield ctx.call_activity(step, input=f"{prefix}{n}")))
-        return results
-
-    runtime.start()
-    source = client.schedule_new_workflow(three_steps, input="s")
-    finished(client, source)
-    scheduled = [
-        e for e in client.get_workflow_history(source) if e.event_type == Kind.TASK_SCHEDULED
-    ]
-    calls.clear()
+    source, scheduled, calls = _finished_three_steps(make_runtime(), client)
 
     rerun = client.rerun_workflow_from_event(source, scheduled[1].event_id, input="fixed")
 
