@@ -184,11 +184,15 @@ def test_runs_both_apps_with_sidecars_and_stops_cleanly_on_sigterm(
     assert len(runner.matching("warning: ignoring appHealthCheckPath")) == 1
     assert (project / ".data").is_dir()
 
-    started = processes_mentioning(str(project))
-    sidecars = [cmd for cmd in started.values() if "-m sidecar " in cmd]
-    helpers = [cmd for cmd in started.values() if "signal.pause()" in cmd]
-    apps = [cmd for cmd in started.values() if cmd.endswith("app.py ") and cmd not in helpers]
-    assert (len(sidecars), len(apps), len(helpers)) == (2, 2, 2), started
+    def all_started() -> bool:
+        # An app prints its marker before it spawns its helper: poll, do not snapshot.
+        started = processes_mentioning(str(project))
+        sidecars = [cmd for cmd in started.values() if "-m sidecar " in cmd]
+        helpers = [cmd for cmd in started.values() if "signal.pause()" in cmd]
+        apps = [cmd for cmd in started.values() if cmd.endswith("app.py ") and cmd not in helpers]
+        return (len(sidecars), len(apps), len(helpers)) == (2, 2, 2)
+
+    wait_until(all_started, timeout=10, what="2 sidecars, 2 apps and the apps' 2 helpers")
 
     runner.process.send_signal(signal.SIGTERM)
     assert runner.wait_exit() == 0, runner.output()
