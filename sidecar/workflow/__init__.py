@@ -1,6 +1,8 @@
 """The durable-task workflow engine behind the sidecar's `TaskHubSidecarService`.
 
-Layers, as in durabletask-go: `servicer` translates gRPC, `engine` schedules work items
-and owns in-memory state, `transitions` holds the history rules as pure code, and
-`store` commits every change to SQLite before the engine acknowledges it.
+Layers, as in durabletask-go's backend: `servicer` translates gRPC; `client` and `workers`
+serve the client and worker sides; `dispatch` leases work items to worker streams;
+`commits` turns each change into one `Batch` and mirrors it in `state` once `store` has
+committed it to SQLite; `transitions` and `rerun` hold the history rules, without I/O.
+`engine` wires the parts together.
 """

@@ -9,8 +9,8 @@ from google.protobuf import empty_pb2, wrappers_pb2
 from sidecar.errors import invalid_argument, translated
 from sidecar.workflow import history as h
 from sidecar.workflow.engine import WorkflowEngine
-from sidecar.workflow.model import Instance
 from sidecar.workflow.protos import pb, pb_grpc
+from sidecar.workflow.records import Instance
 from sidecar.workflow.store import InstanceQuery
 
 Context = Any
@@ -22,7 +22,8 @@ def _state(instance: Instance, with_payloads: bool) -> pb.GetInstanceResponse:
 
 class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     def __init__(self, engine: WorkflowEngine) -> None:
-        self.engine = engine
+        self.client = engine.client
+        self.workers = engine.workers
 
     async def Hello(self, request: empty_pb2.Empty, context: Context) -> empty_pb2.Empty:
         return empty_pb2.Empty()
@@ -31,14 +32,14 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     async def StartInstance(
         self, request: pb.CreateInstanceRequest, context: Context
     ) -> pb.CreateInstanceResponse:
-        return pb.CreateInstanceResponse(instanceId=self.engine.start_instance(request))
+        return pb.CreateInstanceResponse(instanceId=self.client.start_instance(request))
 
     @translated
     async def GetInstance(
         self, request: pb.GetInstanceRequest, context: Context
     ) -> pb.GetInstanceResponse:
         # daprd (since 1.15) and durabletask-go answer an unknown id with exists=false.
-        instance = self.engine.find(request.instanceId)
+        instance = self.client.find(request.instanceId)
         if instance is None:
             return pb.GetInstanceResponse(exists=False)
         return _state(instance, request.getInputsAndOutputs)
@@ -47,14 +48,14 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     async def WaitForInstanceStart(
         self, request: pb.GetInstanceRequest, context: Context
     ) -> pb.GetInstanceResponse:
-        instance = await self.engine.wait_for(request.instanceId, lambda i: i.status != h.PENDING)
+        instance = await self.client.wait_for(request.instanceId, lambda i: i.status != h.PENDING)
         return _state(instance, request.getInputsAndOutputs)
 
     @translated
     async def WaitForInstanceCompletion(
         self, request: pb.GetInstanceRequest, context: Context
     ) -> pb.GetInstanceResponse:
-        instance = await self.engine.wait_for(request.instanceId, lambda i: i.terminal)
+        instance = await self.client.wait_for(request.instanceId, lambda i: i.terminal)
         return _state(instance, request.getInputsAndOutputs)
 
     @translated
@@ -63,7 +64,7 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     ) -> pb.RaiseEventResponse:
         if not request.name:
             raise invalid_argument("an event name is required")
-        self.engine.raise_event(
+        self.client.raise_event(
             request.instanceId, request.name, h.optional_string(request, "input")
         )
         return pb.RaiseEventResponse()
@@ -72,7 +73,7 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     async def TerminateInstance(
         self, request: pb.TerminateRequest, context: Context
     ) -> pb.TerminateResponse:
-        self.engine.terminate(
+        self.client.terminate(
             request.instanceId, h.optional_string(request, "output"), request.recursive
         )
         return pb.TerminateResponse()
@@ -81,14 +82,14 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     async def SuspendInstance(
         self, request: pb.SuspendRequest, context: Context
     ) -> pb.SuspendResponse:
-        self.engine.suspend(request.instanceId, h.optional_string(request, "reason"))
+        self.client.suspend(request.instanceId, h.optional_string(request, "reason"))
         return pb.SuspendResponse()
 
     @translated
     async def ResumeInstance(
         self, request: pb.ResumeRequest, context: Context
     ) -> pb.ResumeResponse:
-        self.engine.resume(request.instanceId, h.optional_string(request, "reason"))
+        self.client.resume(request.instanceId, h.optional_string(request, "reason"))
         return pb.ResumeResponse()
 
     @translated
@@ -97,7 +98,7 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     ) -> pb.PurgeInstancesResponse:
         if request.WhichOneof("request") == "purgeInstanceFilter":
             query = request.purgeInstanceFilter
-            count = self.engine.purge_where(
+            count = self.client.purge_where(
                 InstanceQuery(
                     statuses=tuple(query.runtimeStatus),
                     created_from=h.to_datetime(query.createdTimeFrom)
@@ -110,13 +111,13 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
                 recursive=request.recursive,
             )
         else:
-            count = self.engine.purge(request.instanceId, request.recursive, request.force)
+            count = self.client.purge(request.instanceId, request.recursive, request.force)
         return pb.PurgeInstancesResponse(
             deletedInstanceCount=count, isComplete=wrappers_pb2.BoolValue(value=True)
         )
 
     async def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: Context) -> Any:
-        async for item in self.engine.work_items(
+        async for item in self.workers.work_items(
             list(request.capabilities), lambda: not context.done()
         ):
             yield item
@@ -125,14 +126,14 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     async def CompleteActivityTask(
         self, request: pb.ActivityResponse, context: Context
     ) -> pb.CompleteTaskResponse:
-        self.engine.complete_activity(request)
+        self.workers.complete_activity(request)
         return pb.CompleteTaskResponse()
 
     @translated
     async def CompleteOrchestratorTask(
         self, request: pb.WorkflowResponse, context: Context
     ) -> pb.CompleteTaskResponse:
-        self.engine.complete_orchestration(request)
+        self.workers.complete_orchestration(request)
         return pb.CompleteTaskResponse()
 
     CompleteWorkflowTask = CompleteOrchestratorTask
@@ -142,14 +143,14 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
         self, request: pb.RerunWorkflowFromEventRequest, context: Context
     ) -> pb.RerunWorkflowFromEventResponse:
         return pb.RerunWorkflowFromEventResponse(
-            newInstanceID=self.engine.rerun_from_event(request)
+            newInstanceID=self.client.rerun_from_event(request)
         )
 
     @translated
     async def ListInstanceIDs(
         self, request: pb.ListInstanceIDsRequest, context: Context
     ) -> pb.ListInstanceIDsResponse:
-        ids, token = self.engine.list_instance_ids(
+        ids, token = self.client.list_instance_ids(
             request.pageSize if request.HasField("pageSize") else None,
             request.continuationToken if request.HasField("continuationToken") else None,
         )
@@ -159,4 +160,4 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     async def GetInstanceHistory(
         self, request: pb.GetInstanceHistoryRequest, context: Context
     ) -> pb.GetInstanceHistoryResponse:
-        return pb.GetInstanceHistoryResponse(events=self.engine.history(request.instanceId))
+        return pb.GetInstanceHistoryResponse(events=self.client.history(request.instanceId))

@@ -18,8 +18,8 @@ from typing import Any
 
 from sidecar.sqlite import connect, immediate
 from sidecar.workflow.history import TERMINAL_STATUSES
-from sidecar.workflow.model import ActivityItem, InboxItem, Instance, ParentRef
 from sidecar.workflow.protos import pb
+from sidecar.workflow.records import ActivityItem, InboxItem, Instance, ParentRef
 
 
 def _epoch(moment: datetime | None) -> float | None:

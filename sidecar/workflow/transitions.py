@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sidecar.workflow import history as h
-from sidecar.workflow.model import Instance, ParentRef
 from sidecar.workflow.protos import pb
+from sidecar.workflow.records import Instance, ParentRef
 
 
 @dataclass(frozen=True)

@@ -298,6 +298,46 @@ def test_recursive_terminate_terminates_children(
     assert finished(client, child_id).runtime_status == wf.WorkflowStatus.TERMINATED
 
 
+def test_an_activity_running_when_its_workflow_is_terminated_is_not_run_again(
+    make_runtime: Callable[..., wf.WorkflowRuntime], client: wf.DaprWorkflowClient
+) -> None:
+    """A terminated run's in-flight activity finishes on its worker and its result is
+    dropped; it is never handed out a second time."""
+    runtime = make_runtime()
+    gate = threading.Event()
+    starts: list[str] = []
+
+    @runtime.activity(name="slow_effect")
+    def slow_effect(ctx: wf.WorkflowActivityContext, _: None) -> None:
+        starts.append(ctx.workflow_id)
+        on_hold(gate)
+
+    @runtime.activity(name="quick")
+    def quick(ctx: wf.WorkflowActivityContext, _: None) -> str:
+        return "done"
+
+    @runtime.workflow(name="effectful")
+    def effectful(ctx: wf.DaprWorkflowContext, _: None) -> Generator[Any, Any, None]:
+        yield ctx.call_activity(slow_effect)
+
+    @runtime.workflow(name="barrier")
+    def barrier(ctx: wf.DaprWorkflowContext, _: None) -> Generator[Any, Any, Any]:
+        return (yield ctx.call_activity(quick))
+
+    runtime.start()
+    instance_id = client.schedule_new_workflow(effectful)
+    wait_until(lambda: starts == [instance_id], WAIT, what="the activity's first start")
+
+    client.terminate_workflow(instance_id)
+    assert finished(client, instance_id).runtime_status == wf.WorkflowStatus.TERMINATED
+    # Work items go out in order: an activity handed out again after the terminate would
+    # have reached the worker before this later run's activity.
+    assert output_of(finished(client, client.schedule_new_workflow(barrier))) == "done"
+    gate.set()
+
+    assert starts == [instance_id]
+
+
 def test_recursive_purge_removes_children(
     make_runtime: Callable[..., wf.WorkflowRuntime], client: wf.DaprWorkflowClient
 ) -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf import wrappers_pb2
 
 from sidecar.workflow import history as h
-from sidecar.workflow.model import Instance, ParentRef
 from sidecar.workflow.protos import pb
+from sidecar.workflow.records import Instance, ParentRef
 from sidecar.workflow.transitions import (
     ChildStart,
     Message,

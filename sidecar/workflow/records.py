@@ -98,3 +98,11 @@ class InboxItem:
     event: pb.HistoryEvent
     visible_at: datetime
     execution_id: str | None = None
+
+
+def dropped_with(item_execution: str | None, ended: str | None) -> bool:
+    """Whether an item bound to `item_execution` goes when execution `ended` ends.
+
+    `ended` None stands for the whole instance ending: then every item goes.
+    """
+    return ended is None or item_execution == ended
