@@ -29,7 +29,7 @@ from typing import Any
 from bench.report import format_table
 from e2e.local.harness import Platform, PlatformSettings
 from e2e.local.orders import order
-from services.contracts.models import OrderPlaced
+from services.contracts.messages import OrderPlaced
 from services.contracts.names import EventType
 from tests.processes import wait_until
 

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -51,26 +52,40 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-class _Formatter(JsonFormatter):
+class JsonLineFormatter(JsonFormatter):
+    """The platform's line: `FIELDS` renamed, the level in lower case, every `extra` kept."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """RFC 3339 in UTC with milliseconds, as daprd writes `time`."""
+        moment = datetime.fromtimestamp(record.created, UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
     def process_log_record(self, log_record: dict[str, Any]) -> dict[str, Any]:
         log_record["level"] = str(log_record.get("level", "")).lower()
         return log_record
 
 
-def formatter(app_id: str | None = None) -> logging.Formatter:
-    """The platform's JSON line formatter, for handlers other than stderr's."""
-    return _Formatter(
+def formatter(
+    app_id: str | None = None, cls: type[JsonLineFormatter] = JsonLineFormatter
+) -> JsonLineFormatter:
+    """The platform's JSON line formatter (or a subclass's, for a framework's own extras)."""
+    return cls(
         " ".join(f"%({name})s" for name in FIELDS),
         rename_fields=FIELDS,
         static_fields={"app_id": app_id} if app_id else {},
     )
 
 
+def context_filter() -> logging.Filter:
+    """The filter that adds the `log_context` fields, for handlers other than stderr's."""
+    return _ContextFilter()
+
+
 def configure(app_id: str | None = None, level: str | None = None) -> None:
     """JSON lines on stderr for the whole process; `level` defaults to `LOG_LEVEL` (info)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(app_id))
-    handler.addFilter(_ContextFilter())
+    handler.addFilter(context_filter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level or os.environ.get("LOG_LEVEL") or "info").upper())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from sidecar import config, logs
+from foundation import logs
+from sidecar import config
 from sidecar.pubsub.routing import RuleError
 from sidecar.resources.loader import ResourceError
 from sidecar.server import serve
@@ -13,7 +14,7 @@ from sidecar.server import serve
 
 def main(argv: list[str] | None = None) -> int:
     settings = config.parse(argv)
-    logs.configure(settings.log_level, settings.app_id)
+    logs.configure(settings.app_id, settings.log_level)
     try:
         asyncio.run(serve(settings))
     except (OSError, ResourceError, RuleError) as error:

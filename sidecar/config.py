@@ -10,6 +10,10 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic_settings import BaseSettings
+
+from foundation.settings import ENV, load
+
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "ki": 1024, "m": 1000**2, "mi": 1024**2}
 
 
@@ -37,6 +41,9 @@ class SidecarConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     sqlite_synchronous: str = "NORMAL"
     lease_seconds: float = 300.0
+    # daprd takes these from its environment, never from flags (they would show in `ps`).
+    api_token: str | None = None
+    app_token: str | None = None
 
     @property
     def database(self) -> Path:
@@ -87,8 +94,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Environment(BaseSettings):
+    """`DAPR_API_TOKEN`: required from apps on every call; `APP_API_TOKEN`: sent to the app
+    on every callback."""
+
+    model_config = ENV
+
+    dapr_api_token: str | None = None
+    app_api_token: str | None = None
+
+
 def parse(argv: list[str] | None = None) -> SidecarConfig:
     args = parser().parse_args(argv)
+    environment = load(_Environment)
     level = "warning" if args.log_level == "warn" else args.log_level
     return SidecarConfig(
         app_id=args.app_id,
@@ -103,4 +121,6 @@ def parse(argv: list[str] | None = None) -> SidecarConfig:
         max_body_bytes=args.max_body_size,
         sqlite_synchronous=args.sqlite_synchronous.upper(),
         lease_seconds=args.workflow_lease_seconds,
+        api_token=environment.dapr_api_token,
+        app_token=environment.app_api_token,
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from typing import Any
 
@@ -16,10 +15,10 @@ from dapr.proto.runtime.v1 import appcallback_pb2, appcallback_pb2_grpc, metadat
 from google.protobuf import empty_pb2, json_format
 
 from sidecar.config import SidecarConfig
+from sidecar.dapr_api.auth import TOKEN_HEADER, ApiTokenInterceptor, token_matches
+from sidecar.dapr_api.servicer import DaprRuntimeServicer, runtime_api_handler
 from sidecar.pubsub.service import PubSubService, app_subscriptions
 from sidecar.resources.loader import load_resources
-from sidecar.runtime.auth import TOKEN_HEADER, ApiTokenInterceptor, token_matches
-from sidecar.runtime.servicer import DaprRuntimeServicer, runtime_api_handler
 from sidecar.state.service import StateService
 from sidecar.workflow.engine import EngineSettings, WorkflowEngine
 from sidecar.workflow.protos import pb_grpc
@@ -37,8 +36,8 @@ _TRANSPORT_SLACK = 64 * 1024 * 1024
 class Sidecar:
     def __init__(self, config: SidecarConfig) -> None:
         self.config = config
-        self.api_token = os.environ.get("DAPR_API_TOKEN") or None
-        self.app_token = os.environ.get("APP_API_TOKEN") or None
+        self.api_token = config.api_token
+        self.app_token = config.app_token
         self.resources = load_resources(config.resources_paths, config.app_id)
         self.store = WorkflowStore(config.database, config.sqlite_synchronous)
         self.engine = WorkflowEngine(

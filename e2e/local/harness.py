@@ -43,7 +43,7 @@ from dapr.clients import DaprClient
 from google.protobuf import empty_pb2
 
 from e2e.local.ledger import Ledger
-from services.contracts.models import ApprovalDecided, OrderPlaced
+from services.contracts.messages import ApprovalDecided, OrderPlaced
 from services.contracts.names import PUBSUB, AppId, EventType, Topic, dead_letter_topic
 from sidecar.runner import plan
 from sidecar.runner.template import AppSpec, Template, load
@@ -419,9 +419,9 @@ class Platform:
         self.publish(Topic.APPROVALS, EventType.APPROVAL_DECIDED, decision.to_json())
 
     def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
-        """`python -m services.cli --api-url <this platform> ARGS...` as a subprocess."""
+        """`python -m sagactl --api-url <this platform> ARGS...` as a subprocess."""
         completed = subprocess.run(
-            [sys.executable, "-m", "services.cli", "--api-url", self.api_url, *args],
+            [sys.executable, "-m", "sagactl", "--api-url", self.api_url, *args],
             cwd=ROOT,
             env=_clean_environ(),
             capture_output=True,

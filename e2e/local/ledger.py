@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from dapr.clients import DaprClient
 
-from services.contracts.models import OrderPlaced, StockLevel
+from services.contracts.messages import OrderPlaced, StockLevel
 from services.contracts.names import STATESTORE, saga_instance_id, stock_key
 from services.inventory.rules import Reservation
 from services.payment.rules import Payment

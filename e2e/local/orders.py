@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.contracts.models import Address, OrderLine, OrderPlaced
+from services.contracts.messages import Address, OrderLine, OrderPlaced
 
 GOOD_CARD = "4242424242424242"
 DECLINE_CARD = "4000000000000002"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from e2e.local.ledger import OrderRecords, violations
 from e2e.local.orders import order
-from services.contracts.models import OrderLine, StockLevel
+from services.contracts.messages import OrderLine, StockLevel
 from services.inventory.rules import Reservation
 from services.payment.rules import Payment
 from services.shipping.rules import Shipment

@@ -28,7 +28,7 @@ from e2e.local.conftest import StartPlatform
 from e2e.local.harness import DEAD_LETTER_TOPICS, Part, Platform, PlatformSettings
 from e2e.local.ledger import violations
 from e2e.local.orders import DECLINE_CARD, UNSHIPPABLE_COUNTRY, Line, order
-from services.contracts.models import ApprovalDecided, OrderPlaced
+from services.contracts.messages import ApprovalDecided, OrderPlaced
 from services.contracts.names import EventType, saga_instance_id
 from tests.processes import wait_until
 

@@ -19,7 +19,7 @@ import pytest
 from e2e.local.conftest import module_platform
 from e2e.local.harness import Delivery, Platform, PlatformSettings
 from e2e.local.orders import DECLINE_CARD, UNSHIPPABLE_COUNTRY, order
-from services.contracts.models import ApprovalDecided, OrderPlaced, ReleaseInventory, StockLevel
+from services.contracts.messages import ApprovalDecided, OrderPlaced, ReleaseInventory, StockLevel
 from services.contracts.names import (
     EventType,
     Topic,
@@ -27,7 +27,7 @@ from services.contracts.names import (
     dead_letter_topic,
     saga_instance_id,
 )
-from services.orchestrator.models import SagaConfig, SagaResult
+from services.orchestrator.workflow_io import SagaConfig, SagaResult
 from tests.processes import wait_until
 
 WAIT = 60.0

@@ -22,6 +22,7 @@ import kopf
 from workflowrun_operator import run_actions
 from workflowrun_operator.client import OrchestratorClient
 from workflowrun_operator.crd import GROUP, PLURAL, VERSION, WorkflowRunSpec
+from workflowrun_operator.log_format import adopt_platform_format
 from workflowrun_operator.settings import OperatorSettings
 from workflowrun_operator.status import is_terminal, seconds_until_expiry
 
@@ -34,6 +35,8 @@ _KOPF_SETTINGS = "kopf_settings"
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    if SETTINGS.log_format == "json":
+        adopt_platform_format("workflowrun-operator")
     # The finalizer makes deletion wait for the instance's clean-up.
     settings.persistence.finalizer = SETTINGS.finalizer
     # kopf's bookkeeping goes to annotations: the status schema is explicit, and the API

@@ -1,7 +1,7 @@
 """The operator's settings, read from the environment in this one place.
 
-A value that does not parse stops the operator at start-up with a message naming the variable,
-rather than running with a surprise default.
+A value that does not parse stops the operator at start-up with one line naming the
+variable, rather than running with a surprise default.
 
 | variable | default | meaning |
 |---|---|---|
@@ -14,72 +14,68 @@ rather than running with a surprise default.
 | `FINALIZER` | `saga.dapr.io/workflowrun-cleanup` | the finalizer the operator puts on runs |
 | `WATCH_NAMESPACES` | unset | comma-separated namespaces to serve (else all) |
 | `LIVENESS_ENDPOINT` | `http://0.0.0.0:8080/healthz` | kopf's liveness probe endpoint |
-| `LOG_FORMAT` | `json` | `json` (one object per line, with the resource) or `full` (text) |
+| `LOG_FORMAT` | `json` | `json` (the platform's JSON lines, with the resource) or `full` (text) |
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings
+
+from foundation.settings import ENV, SettingsError, load
+
+__all__ = ["DEFAULT_FINALIZER", "OperatorSettings", "SettingsError"]
 
 DEFAULT_FINALIZER = "saga.dapr.io/workflowrun-cleanup"
+Seconds = Annotated[float, Field(gt=0)]
 
 
-class SettingsError(ValueError):
-    """An environment variable that does not hold a valid value; the message names it."""
+class OperatorSettings(BaseSettings):
+    model_config = ENV
 
-
-@dataclass(frozen=True)
-class OperatorSettings:
     orchestrator_url: str = "http://127.0.0.1:8080"
     orchestrator_token: str | None = None
-    orchestrator_timeout_seconds: float = 10.0
-    sync_interval_seconds: float = 10.0
-    retry_base_seconds: float = 2.0
-    retry_max_seconds: float = 60.0
+    orchestrator_timeout_seconds: Seconds = 10.0
+    sync_interval_seconds: Seconds = 10.0
+    retry_base_seconds: Seconds = 2.0
+    retry_max_seconds: Seconds = 60.0
     finalizer: str = DEFAULT_FINALIZER
-    watch_namespaces: tuple[str, ...] = ()
+    # Comma-separated, as the variable is written (a tuple would be read as JSON).
+    watch_namespaces: str = ""
     liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
-    log_format: str = "json"
+    log_format: Literal["json", "full", "plain"] = "json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorSettings:
-        environ = os.environ if env is None else env
-        defaults = cls()
-        url = environ.get("ORCHESTRATOR_URL", defaults.orchestrator_url).strip()
+        """The settings from `env` (default: the process environment)."""
+        return load(cls, env)
+
+    @field_validator("orchestrator_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        url = url.strip()
         if not url.startswith(("http://", "https://")):
-            raise SettingsError(f"ORCHESTRATOR_URL must be an http(s) URL, got {url!r}")
-        return cls(
-            orchestrator_url=url.rstrip("/"),
-            orchestrator_token=environ.get("ORCHESTRATOR_TOKEN") or None,
-            orchestrator_timeout_seconds=_positive(
-                environ, "ORCHESTRATOR_TIMEOUT_SECONDS", defaults.orchestrator_timeout_seconds
-            ),
-            sync_interval_seconds=_positive(
-                environ, "SYNC_INTERVAL_SECONDS", defaults.sync_interval_seconds
-            ),
-            retry_base_seconds=_positive(
-                environ, "RETRY_BASE_SECONDS", defaults.retry_base_seconds
-            ),
-            retry_max_seconds=_positive(environ, "RETRY_MAX_SECONDS", defaults.retry_max_seconds),
-            finalizer=environ.get("FINALIZER") or defaults.finalizer,
-            watch_namespaces=tuple(
-                namespace.strip()
-                for namespace in environ.get("WATCH_NAMESPACES", "").split(",")
-                if namespace.strip()
-            ),
-            liveness_endpoint=environ.get("LIVENESS_ENDPOINT") or defaults.liveness_endpoint,
-            log_format=_choice(
-                environ, "LOG_FORMAT", defaults.log_format, ("json", "full", "plain")
-            ),
-        )
+            raise ValueError("must be an http(s) URL")
+        return url.rstrip("/")
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """The namespaces to serve; none: all of them."""
+        return tuple(n.strip() for n in self.watch_namespaces.split(",") if n.strip())
 
     def kopf_run_args(self) -> list[str]:
         """The `kopf run` command line of the operator process."""
         scope = (
-            [arg for namespace in self.watch_namespaces for arg in ("--namespace", namespace)]
-            if self.watch_namespaces
+            [arg for namespace in self.namespaces for arg in ("--namespace", namespace)]
+            if self.namespaces
             else ["--all-namespaces"]
         )
         return [
@@ -96,23 +92,3 @@ class OperatorSettings:
     def retry_delay(self, retry: int) -> float:
         """Backoff before retry number `retry` (0-based) after the orchestrator was unreachable."""
         return float(min(self.retry_max_seconds, self.retry_base_seconds * 2 ** min(retry, 16)))
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = (env.get(name) or default).strip().lower()
-    if value not in allowed:
-        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {raw!r}")
-    return value

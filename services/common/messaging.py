@@ -7,26 +7,33 @@ handler answer RETRY: the redelivered command finds its stored reply (handlers a
 idempotent by `commandId`) and publishes it again. A handler that fails (the state store
 is unreachable, a conflict outlasted its retries) answers RETRY too.
 
-Each command service subscribes to its topic with one rule per command type and a default
-route that dead-letters the event types it does not know (`default_route`, `command_route`).
+Every app subscribes as the topology says (`subscribe`): a command service with one rule
+per command type and a default route that dead-letters the event types it does not know
+(`command_app`), the orchestrator with one handler per topic.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from dapr.clients import DaprClient
 from dapr.clients.grpc._response import TopicEventResponse
-from dapr.ext.grpc import Rule, SubscriptionMessage
+from dapr.ext.grpc import App, Rule, SubscriptionMessage
 
-from services.contracts.models import Contract, DeadLetter, InvalidMessage
-from services.contracts.names import PUBSUB, EventType, Topic, dead_letter_topic
+from services.contracts.messages import Contract, DeadLetter, InvalidMessage
+from services.contracts.names import PUBSUB, AppId, EventType, Topic, dead_letter_topic
+from services.contracts.topology import COMMANDS, SUBSCRIPTIONS
 
 log = logging.getLogger("services.messaging")
 
 C = TypeVar("C", bound=Contract)
+
+TopicHandler = Callable[[SubscriptionMessage], TopicEventResponse]
+# A command service's decision on one command (parsed as its `COMMANDS` model): the reply
+# type and the reply.
+Decide = Callable[[Any], tuple[EventType, Contract]]
 
 
 def publish(
@@ -68,27 +75,59 @@ def dead_letter(client: DaprClient, app_id: str, event: SubscriptionMessage, rea
     )
 
 
-def default_route(topic: Topic) -> dict[str, Any]:
-    """`App.subscribe` arguments for a topic's default route. Register it before the rules:
-    the SDK declares a default route only on a topic's first registration, and only when
-    told to skip topic validation."""
-    return {
-        "pubsub_name": PUBSUB,
-        "topic": str(topic),
-        "dead_letter_topic": dead_letter_topic(topic),
-        "disable_topic_validation": True,
-    }
+def subscribe(app: App, app_id: AppId, handlers: Mapping[str, TopicHandler]) -> None:
+    """Registers the app's subscriptions from the topology, each route on the handler of
+    its name; `handlers` must name exactly the topology's handlers of the app."""
+    subscriptions = SUBSCRIPTIONS[app_id]
+    wanted = {name for subscription in subscriptions for name in subscription.handlers}
+    if set(handlers) != wanted:
+        raise ValueError(f"{app_id} handlers {sorted(handlers)} are not {sorted(wanted)}")
+    for subscription in subscriptions:
+        topic, dead_letters = str(subscription.topic), subscription.dead_letter_topic
+        default = _named(subscription.handler, handlers[subscription.handler])
+        if not subscription.routes:
+            app.subscribe(PUBSUB, topic, dead_letter_topic=dead_letters)(default)
+            continue
+        # First: the SDK declares a default route only on a topic's first registration,
+        # and only when told to skip topic validation.
+        app.subscribe(PUBSUB, topic, dead_letter_topic=dead_letters, disable_topic_validation=True)(
+            default
+        )
+        for priority, route in enumerate(subscription.routes, start=1):
+            rule = Rule(f'event.type == "{route.event_type}"', priority)
+            handler = _named(route.handler, handlers[route.handler])
+            app.subscribe(PUBSUB, topic, dead_letter_topic=dead_letters, rule=rule)(handler)
 
 
-def command_route(topic: Topic, event_type: EventType, priority: int) -> dict[str, Any]:
-    """`App.subscribe` arguments routing `event_type` on `topic` to the decorated handler
-    (the SDK names the route after the handler function, so handler names must differ)."""
-    return {
-        "pubsub_name": PUBSUB,
-        "topic": str(topic),
-        "dead_letter_topic": dead_letter_topic(topic),
-        "rule": Rule(f'event.type == "{event_type}"', priority),
-    }
+def _named(name: str, handler: TopicHandler) -> TopicHandler:
+    """`handler` under `name`: the SDK names a rule's path after the handler function, and
+    passes a `SubscriptionMessage` only to a handler annotated to take one."""
+
+    def route(event: SubscriptionMessage) -> TopicEventResponse:
+        return handler(event)
+
+    route.__name__ = route.__qualname__ = name
+    return route
+
+
+def command_app(client: DaprClient, app_id: AppId, decide: Mapping[EventType, Decide]) -> App:
+    """A command service's callback server, routed as its topology says: each command is
+    parsed as its `COMMANDS` model and decided by `decide[type]`; any other event type is
+    dead-lettered."""
+    routed = {r.event_type for s in SUBSCRIPTIONS[app_id] for r in s.routes}
+    if set(decide) != routed:
+        raise ValueError(f"{app_id} decides {sorted(decide)}, its routes are {sorted(routed)}")
+    handling = CommandHandling(client, app_id)
+    handlers: dict[str, TopicHandler] = {}
+    for subscription in SUBSCRIPTIONS[app_id]:
+        handlers[subscription.handler] = handling.reject_unknown
+        for route in subscription.routes:
+            handlers[route.handler] = handling.command_handler(
+                route.event_type, decide[route.event_type]
+            )
+    app = App()
+    subscribe(app, app_id, handlers)
+    return app
 
 
 class CommandHandling:
@@ -129,6 +168,11 @@ class CommandHandling:
             extra={**context, "command": event.type(), "reply": str(reply_type)},
         )
         return TopicEventResponse("success")
+
+    def command_handler(self, event_type: EventType, decide: Decide) -> TopicHandler:
+        """The handler of one command type: parsed as its `COMMANDS` model, then decided."""
+        model = COMMANDS[event_type]
+        return lambda event: self.handle(event, model, decide)
 
     def reject_unknown(self, event: SubscriptionMessage) -> TopicEventResponse:
         """For a default route: an event type no rule matched is no command of this topic."""

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from services.contracts.models import Command, Contract, Reply
+from services.contracts.messages import Command, Contract, Reply
 from services.contracts.names import EventType
 
 M = TypeVar("M", bound=Contract)

@@ -29,8 +29,9 @@ from dapr.clients.grpc._request import TransactionalStateOperation
 from dapr.clients.grpc._state import Concurrency, StateOptions
 
 from services.common.outcomes import Outcome
-from services.contracts.models import REPLIES, Command, Contract, Reply
+from services.contracts.messages import Command, Contract, Reply
 from services.contracts.names import STATESTORE, EventType
+from services.contracts.topology import REPLIES
 
 log = logging.getLogger("services.state")
 

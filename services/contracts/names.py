@@ -77,12 +77,33 @@ class WorkflowName(StrEnum):
 APPROVAL_DECISION_EVENT = "approval_decision"
 
 
+class StepName(StrEnum):
+    """The saga's steps, in order, as `failedStep` names them."""
+
+    RESERVE = "reserve"
+    APPROVAL = "approval"
+    CHARGE = "charge"
+    SHIP = "ship"
+
+
+class CompensationName(StrEnum):
+    RELEASE = "release"
+    REFUND = "refund"
+    CANCEL_SHIPMENT = "cancel_shipment"
+
+
 def saga_instance_id(order_id: str) -> str:
     return f"order-{order_id}"
 
 
 def approval_instance_id(order_id: str) -> str:
     return f"approval-{order_id}"
+
+
+def command_id(saga_id: str, action: StepName | CompensationName) -> str:
+    """A step's or compensation's command id, the same on every resend, so the services
+    recognise a resend and the reply finds the waiting saga under that name."""
+    return f"{saga_id}:{action}"
 
 
 # State keys shared across apps. The state store uses `keyPrefix: none`, so each service

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from services.cli.api_client import ApiCallFailed, CannotConnect, SagaApi
+from sagactl.api_client import ApiCallFailed, CannotConnect, SagaApi
 from services.demo.generator import DemoError, add_arguments, report, run_demo, settings_from
 from services.demo.launcher import Launcher, LaunchError, Options
 from services.demo.view import make_view

@@ -45,8 +45,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from services.cli.api_client import ApiCallFailed, CannotConnect, SagaApi
-from services.contracts.models import Address, OrderLine, OrderPlaced
+from sagactl.api_client import ApiCallFailed, CannotConnect, SagaApi
+from services.contracts.messages import Address, OrderLine, OrderPlaced
 from services.contracts.names import saga_instance_id
 
 GOOD_CARD = "4242424242424242"

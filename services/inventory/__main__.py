@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-import os
+from pydantic import field_validator
 
-from services.common.runtime import connect, serve
+from services.common.startup import ServiceSettings, serve, start
 from services.contracts.names import AppId
 from services.inventory import store
 from services.inventory.app import build_app
 from services.inventory.rules import seed_levels
 
 
+class InventorySettings(ServiceSettings):
+    """`INVENTORY_SEED`: JSON `{sku: available}` stock created where none is stored yet
+    (default: ten SKUs of 100 units)."""
+
+    inventory_seed: str | None = None
+
+    @field_validator("inventory_seed")
+    @classmethod
+    def _seed_parses(cls, text: str | None) -> str | None:
+        seed_levels(text)
+        return text
+
+
 def main() -> None:
-    client = connect(AppId.INVENTORY)
-    store.seed(client, seed_levels(os.environ.get("INVENTORY_SEED")))
-    serve(build_app(client), default_port=6001)
+    settings, client = start(AppId.INVENTORY, InventorySettings)
+    store.seed(client, seed_levels(settings.inventory_seed))
+    serve(build_app(client), settings, default_port=6001)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Literal
 
 from services.common import outcomes
 from services.common.outcomes import reply_to, saga_scoped_id
-from services.contracts.models import (
+from services.contracts.messages import (
     Contract,
     Identifier,
     InventoryRejected,

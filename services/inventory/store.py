@@ -31,7 +31,7 @@ from services.common.state import (
     read_many,
     retry_on_conflict,
 )
-from services.contracts.models import ReleaseInventory, Reply, ReserveInventory, StockLevel
+from services.contracts.messages import ReleaseInventory, Reply, ReserveInventory, StockLevel
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, EventType, stock_key
 from services.inventory import rules
 from services.inventory.rules import Outcome, Reservation

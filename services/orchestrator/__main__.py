@@ -22,9 +22,10 @@ import uvicorn
 from dapr.clients import DaprClient
 from dapr.ext.workflow.logger import LoggerOptions
 
-from services.common.logs import configure_logging
+from foundation import logs
+from foundation.settings import exit_on_error
 from services.orchestrator.api import ApiSettings, create_api
-from services.orchestrator.runtime import register
+from services.orchestrator.registration import register
 from services.orchestrator.settings import OrchestratorSettings
 from services.orchestrator.subscriptions import OrchestratorSubscriptions, build_app
 
@@ -41,8 +42,8 @@ def _sdk_logging() -> LoggerOptions:
 
 
 def main() -> None:
-    settings = OrchestratorSettings.from_env()
-    configure_logging(settings.app_id)
+    settings = exit_on_error(OrchestratorSettings.from_env)
+    logs.configure(settings.app_id)
     stopping = _stop_on_signals()
     dapr = DaprClient()
     workflows = wf.DaprWorkflowClient(logger_options=_sdk_logging())

@@ -4,7 +4,7 @@ Workflow code must replay deterministically, so it never publishes or reads stat
 it calls these activities, whose results the workflow history records. Each activity takes
 and returns JSON-ready dicts (the contracts' camelCase form), validates its input against
 the contract before anything leaves the process, and raises on failure so the workflow's
-retry policy (see `workflows.IO_RETRY`) runs it again.
+retry policy (`IO_RETRY`, `workflows/common.py`) runs it again.
 
 Publishing is at-least-once (an activity may run again after a crash): every command
 carries its deterministic `commandId`, so the services' handlers make a second copy
@@ -22,14 +22,9 @@ from dapr.clients import DaprClient
 from dapr.ext.workflow import WorkflowActivityContext
 
 from services.common.messaging import publish
-from services.contracts.models import (
-    COMMANDS,
-    ApprovalRequested,
-    InvalidMessage,
-    OrderStatus,
-    StockLevel,
-)
+from services.contracts.messages import ApprovalRequested, InvalidMessage, OrderStatus, StockLevel
 from services.contracts.names import STATESTORE, EventType, Topic, stock_key
+from services.contracts.topology import COMMAND_TOPICS, COMMANDS, STATUS_EVENT_TYPES
 
 log = logging.getLogger("services.orchestrator.activities")
 
@@ -43,18 +38,6 @@ class ActivityName(StrEnum):
     READ_STOCK_LEVELS = "read_stock_levels"
     PUBLISH_LOW_STOCK_ALERT = "publish_low_stock_alert"
 
-
-# Which topic carries each command, by the service that handles it.
-COMMAND_TOPICS: dict[EventType, Topic] = {
-    EventType.INVENTORY_RESERVE: Topic.INVENTORY_COMMANDS,
-    EventType.INVENTORY_RELEASE: Topic.INVENTORY_COMMANDS,
-    EventType.PAYMENT_CHARGE: Topic.PAYMENT_COMMANDS,
-    EventType.PAYMENT_REFUND: Topic.PAYMENT_COMMANDS,
-    EventType.SHIPPING_CREATE: Topic.SHIPPING_COMMANDS,
-    EventType.SHIPPING_CANCEL: Topic.SHIPPING_COMMANDS,
-}
-
-STATUS_TYPES = {EventType.ORDER_COMPLETED, EventType.ORDER_FAILED, EventType.ORDER_COMPENSATED}
 
 Activity = Callable[[WorkflowActivityContext, Any], Any]
 
@@ -102,7 +85,7 @@ class OrchestratorActivities:
     def publish_order_status(self, ctx: WorkflowActivityContext, data: dict[str, Any]) -> None:
         """Publishes how a saga ended (`order.completed` / `order.failed` / ...)."""
         event_type = EventType(data["type"])
-        if event_type not in STATUS_TYPES:
+        if event_type not in STATUS_EVENT_TYPES:
             raise InvalidMessage(f"'{event_type}' is not an order status event")
         status = OrderStatus.parse(data["status"])
         publish(self.dapr, Topic.ORDER_STATUS, event_type, status)

@@ -2,31 +2,30 @@
 
 Workflow code never reads them: the saga settings become a `SagaConfig` that travels in each
 workflow's input, so a run replays with the settings it started with, whatever the
-environment says later. A value that does not parse stops the process at start-up with a
-message naming the variable, rather than running with a surprise default.
+environment says later. A value that does not parse stops the process at start-up with one
+line naming the variable, rather than running with a surprise default.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Annotated
 
-from pydantic import ValidationError
+from pydantic import Field
+from pydantic_settings import BaseSettings
 
+from foundation.settings import ENV, SettingsError, load
 from services.contracts.names import AppId
-from services.orchestrator.models import SagaConfig
+from services.orchestrator.workflow_io import SagaConfig
 
-T = TypeVar("T")
+__all__ = ["OrchestratorSettings", "SettingsError"]
+
+_SAGA = SagaConfig()
+Port = Annotated[int, Field(ge=0, le=65535)]
+Seconds = Annotated[float, Field(gt=0)]
 
 
-class SettingsError(ValueError):
-    """An environment variable that does not hold a valid value; the message names it."""
-
-
-@dataclass(frozen=True)
-class OrchestratorSettings:
+class OrchestratorSettings(BaseSettings):
     """Everything the orchestrator process takes from its environment.
 
     | variable | default | meaning |
@@ -43,73 +42,36 @@ class OrchestratorSettings:
     | `APPROVAL_REMINDER_SECONDS` | `86400` (24 h) | reminder after this long; `0` = none |
     | `COMPENSATION_ATTEMPTS` | `5` | sends of one compensation before giving up |
     | `COMPENSATION_TIMEOUT_SECONDS` | `30` | wait for each compensation attempt's reply |
+    | `LOG_LEVEL` | `info` | `debug`, `info`, `warning`, `error` |
     """
 
+    model_config = ENV
+
     app_id: str = str(AppId.ORCHESTRATOR)
-    app_port: int = 6004
+    app_port: Port = 6004
     app_host: str = "127.0.0.1"
-    api_port: int = 8080
+    api_port: Port = 8080
     api_host: str = "127.0.0.1"
     api_token: str | None = None
-    saga_config: SagaConfig = field(default_factory=SagaConfig)
+    approval_threshold_cents: Annotated[int, Field(ge=0)] = _SAGA.approval_threshold_cents
+    step_timeout_seconds: Seconds = _SAGA.step_timeout_seconds
+    approval_timeout_seconds: Seconds = _SAGA.approval_timeout_seconds
+    approval_reminder_seconds: Annotated[float, Field(ge=0)] = _SAGA.approval_reminder_seconds or 0
+    compensation_attempts: Annotated[int, Field(ge=1)] = _SAGA.compensation_attempts
+    compensation_timeout_seconds: Seconds = _SAGA.compensation_timeout_seconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorSettings:
-        environ = os.environ if env is None else env
-        defaults = cls()
-        config_defaults = SagaConfig()
+        """The settings from `env` (default: the process environment)."""
+        return load(cls, env)
 
-        def read(name: str, parse: Callable[[str], T], default: T) -> T:
-            text = environ.get(name, "").strip()
-            if not text:
-                return default
-            try:
-                return parse(text)
-            except ValueError:
-                raise SettingsError(f"{name}={text!r} is not a valid value") from None
-
-        reminder = read(
-            "APPROVAL_REMINDER_SECONDS", float, config_defaults.approval_reminder_seconds
+    @property
+    def saga_config(self) -> SagaConfig:
+        return SagaConfig(
+            approval_threshold_cents=self.approval_threshold_cents,
+            step_timeout_seconds=self.step_timeout_seconds,
+            approval_timeout_seconds=self.approval_timeout_seconds,
+            approval_reminder_seconds=self.approval_reminder_seconds or None,
+            compensation_attempts=self.compensation_attempts,
+            compensation_timeout_seconds=self.compensation_timeout_seconds,
         )
-        try:
-            saga_config = SagaConfig(
-                approval_threshold_cents=read(
-                    "APPROVAL_THRESHOLD_CENTS", int, config_defaults.approval_threshold_cents
-                ),
-                step_timeout_seconds=read(
-                    "STEP_TIMEOUT_SECONDS", float, config_defaults.step_timeout_seconds
-                ),
-                approval_timeout_seconds=read(
-                    "APPROVAL_TIMEOUT_SECONDS", float, config_defaults.approval_timeout_seconds
-                ),
-                approval_reminder_seconds=reminder if reminder else None,
-                compensation_attempts=read(
-                    "COMPENSATION_ATTEMPTS", int, config_defaults.compensation_attempts
-                ),
-                compensation_timeout_seconds=read(
-                    "COMPENSATION_TIMEOUT_SECONDS",
-                    float,
-                    config_defaults.compensation_timeout_seconds,
-                ),
-            )
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
-            raise SettingsError(f"invalid saga settings: {problems}") from None
-        return cls(
-            app_id=environ.get("APP_ID") or defaults.app_id,
-            app_port=read("APP_PORT", _port, defaults.app_port),
-            app_host=environ.get("APP_HOST") or defaults.app_host,
-            api_port=read("API_PORT", _port, defaults.api_port),
-            api_host=environ.get("API_HOST") or defaults.api_host,
-            api_token=environ.get("API_TOKEN") or None,
-            saga_config=saga_config,
-        )
-
-
-def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port {port} out of range")
-    return port

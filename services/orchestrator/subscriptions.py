@@ -12,6 +12,9 @@ A message that fails its contract goes to the topic's dead-letter topic with the
 (`CommandHandling.reject`) and is acknowledged. A reply or decision for an instance that
 does not exist or has finished is acknowledged and logged: retrying cannot help it. Only a
 failure to reach the sidecar answers RETRY, so the message comes back later.
+
+Which topics, which event types each handler takes and the dead-letter topics are the
+topology's (`SUBSCRIPTIONS[AppId.ORCHESTRATOR]`); `build_app` registers them.
 """
 
 from __future__ import annotations
@@ -26,37 +29,36 @@ from dapr.clients import DaprClient
 from dapr.clients.grpc._response import TopicEventResponse
 from dapr.ext.grpc import App, SubscriptionMessage
 
-from services.common.messaging import CommandHandling
-from services.contracts.models import (
+from services.common.messaging import CommandHandling, TopicHandler, subscribe
+from services.contracts.messages import (
     ApprovalDecided,
     InvalidMessage,
     OrderPlaced,
-    parse_reply,
     reply_event,
 )
 from services.contracts.names import (
     APPROVAL_DECISION_EVENT,
-    PUBSUB,
-    EventType,
+    AppId,
     Topic,
     WorkflowName,
     approval_instance_id,
-    dead_letter_topic,
     saga_instance_id,
 )
-from services.orchestrator.models import SagaConfig, SagaInput
-from services.orchestrator.workflows import MAX_ORDER_ID_LENGTH
+from services.contracts.topology import (
+    SUBSCRIPTIONS,
+    TERMINAL_RUNTIME_STATUSES,
+    parse_reply,
+    subscription,
+)
+from services.orchestrator.workflow_io import SagaConfig, SagaInput
 
 log = logging.getLogger("services.orchestrator.subscriptions")
 
 SUCCESS = TopicEventResponse("success")
 RETRY = TopicEventResponse("retry")
 
-# The CloudEvent type Dapr gives a message published without `cloudevent.type` metadata:
-# accepted on `orders` beside `order.placed`, so a plain `dapr publish` can place an order.
-DAPR_DEFAULT_TYPE = "com.dapr.event.sent"
-
-TERMINAL = {wf.WorkflowStatus.COMPLETED, wf.WorkflowStatus.FAILED, wf.WorkflowStatus.TERMINATED}
+ORDERS = subscription(AppId.ORCHESTRATOR, Topic.ORDERS)
+APPROVALS = subscription(AppId.ORCHESTRATOR, Topic.APPROVALS)
 
 
 class OrchestratorSubscriptions:
@@ -68,7 +70,7 @@ class OrchestratorSubscriptions:
         workflows: wf.DaprWorkflowClient,
         dapr: DaprClient,
         saga_config: SagaConfig,
-        app_id: str = "orchestrator",
+        app_id: str = AppId.ORCHESTRATOR,
     ) -> None:
         self.workflows = workflows
         self.saga_config = saga_config
@@ -77,18 +79,14 @@ class OrchestratorSubscriptions:
     # -- orders ------------------------------------------------------------------------
 
     def on_order_placed(self, event: SubscriptionMessage) -> TopicEventResponse:
-        if event.type() not in {EventType.ORDER_PLACED, DAPR_DEFAULT_TYPE}:
+        if event.type() not in ORDERS.event_types:
             return self.messages.reject(
-                event, f"unexpected event type '{event.type()}' on topic '{Topic.ORDERS}'"
+                event, f"unexpected event type '{event.type()}' on topic '{ORDERS.topic}'"
             )
         try:
             order = OrderPlaced.parse(bytes(event.raw_data()))
         except InvalidMessage as error:
             return self.messages.reject(event, error.reason)
-        if len(order.order_id) > MAX_ORDER_ID_LENGTH:
-            return self.messages.reject(
-                event, f"orderId longer than {MAX_ORDER_ID_LENGTH} characters cannot run a saga"
-            )
         instance_id = saga_instance_id(order.order_id)
         context = {"saga_id": instance_id, "instance_id": instance_id, "event_id": event.id()}
         try:
@@ -141,9 +139,9 @@ class OrchestratorSubscriptions:
     # -- approvals ---------------------------------------------------------------------
 
     def on_approval_decided(self, event: SubscriptionMessage) -> TopicEventResponse:
-        if event.type() not in {EventType.APPROVAL_DECIDED, DAPR_DEFAULT_TYPE}:
+        if event.type() not in APPROVALS.event_types:
             return self.messages.reject(
-                event, f"unexpected event type '{event.type()}' on topic '{Topic.APPROVALS}'"
+                event, f"unexpected event type '{event.type()}' on topic '{APPROVALS.topic}'"
             )
         try:
             decided = ApprovalDecided.parse(bytes(event.raw_data()))
@@ -172,7 +170,7 @@ class OrchestratorSubscriptions:
             if state is None:
                 log.warning(f"{what} for an unknown workflow acknowledged", extra=context)
                 return SUCCESS
-            if state.runtime_status in TERMINAL:
+            if state.runtime_status.name in TERMINAL_RUNTIME_STATUSES:
                 log.info(
                     f"{what} for a finished workflow acknowledged",
                     extra={**context, "status": state.runtime_status.name},
@@ -196,19 +194,19 @@ def build_app(
     subscriptions: OrchestratorSubscriptions,
     interceptors: tuple[grpc.ServerInterceptor, ...] = (),
 ) -> App:
-    """The app-callback server with the three subscriptions. Each topic's dead-letter topic
-    also receives what the sidecar gives up on after its retries (resiliency policy)."""
+    """The app-callback server with the orchestrator's subscriptions from the topology, each
+    on the method of its handler's name. Each topic's dead-letter topic also receives what
+    the sidecar gives up on after its retries (resiliency policy)."""
     app = App(
         thread_pool=futures.ThreadPoolExecutor(max_workers=16),
         interceptors=interceptors,
     )
-    handlers = {
-        Topic.ORDERS: subscriptions.on_order_placed,
-        Topic.SAGA_REPLIES: subscriptions.on_saga_reply,
-        Topic.APPROVALS: subscriptions.on_approval_decided,
+    handlers: dict[str, TopicHandler] = {
+        name: getattr(subscriptions, name)
+        for entry in SUBSCRIPTIONS[AppId.ORCHESTRATOR]
+        for name in entry.handlers
     }
-    for topic, handler in handlers.items():
-        app.subscribe(PUBSUB, str(topic), dead_letter_topic=dead_letter_topic(topic))(handler)
+    subscribe(app, AppId.ORCHESTRATOR, handlers)
     return app
 
 

@@ -2,7 +2,7 @@
 exceed the charge.
 
 Decline rules, checked in this order:
-- the test card `4000000000000002` always declines;
+- the topology's `DECLINING_TEST_CARD` always declines;
 - an amount above the customer limit (`PAYMENT_LIMIT_CENTS`, default 500_000 cents; the
   same limit for every customer, per charge) declines.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Literal
 
 from services.common.outcomes import Outcome, reply_to, saga_scoped_id
-from services.contracts.models import (
+from services.contracts.messages import (
     ChargePayment,
     Contract,
     Identifier,
@@ -27,8 +27,8 @@ from services.contracts.models import (
     RefundPayment,
 )
 from services.contracts.names import EventType
+from services.contracts.topology import DECLINING_TEST_CARD
 
-DECLINING_TEST_CARD = "4000000000000002"
 DEFAULT_LIMIT_CENTS = 500_000
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dapr.clients import DaprClient
 
 from services.common.state import SagaRecords
-from services.contracts.models import ChargePayment, RefundPayment, Reply
+from services.contracts.messages import ChargePayment, RefundPayment, Reply
 from services.contracts.names import EventType
 from services.payment import rules
 from services.payment.rules import Payment

@@ -1,19 +1,23 @@
-"""`python -m services.shipping`: serves shipping commands (`SHIPPING_COUNTRIES` sets the
-supported destinations, default US,CA,GB,DE,FR,NL)."""
+"""`python -m services.shipping`: serves shipping commands."""
 
 from __future__ import annotations
 
-import os
-
-from services.common.runtime import connect, serve
+from services.common.startup import ServiceSettings, serve, start
 from services.contracts.names import AppId
 from services.shipping.app import build_app
 from services.shipping.rules import countries
 
 
+class ShippingSettings(ServiceSettings):
+    """`SHIPPING_COUNTRIES`: comma-separated ISO codes of the destinations served
+    (default US,CA,GB,DE,FR,NL)."""
+
+    shipping_countries: str | None = None
+
+
 def main() -> None:
-    supported = countries(os.environ.get("SHIPPING_COUNTRIES"))
-    serve(build_app(connect(AppId.SHIPPING), supported), default_port=6003)
+    settings, client = start(AppId.SHIPPING, ShippingSettings)
+    serve(build_app(client, countries(settings.shipping_countries)), settings, default_port=6003)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import Set
 from typing import Literal
 
 from services.common.outcomes import Outcome, reply_to, saga_scoped_id
-from services.contracts.models import (
+from services.contracts.messages import (
     CancelShipment,
     Contract,
     CreateShipment,

@@ -12,7 +12,7 @@ from collections.abc import Set
 from dapr.clients import DaprClient
 
 from services.common.state import SagaRecords
-from services.contracts.models import CancelShipment, CreateShipment, Reply
+from services.contracts.messages import CancelShipment, CreateShipment, Reply
 from services.contracts.names import EventType
 from services.shipping import rules
 from services.shipping.rules import Shipment

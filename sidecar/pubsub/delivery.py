@@ -22,7 +22,7 @@ from dapr.proto.runtime.v1 import appcallback_pb2
 from sidecar.pubsub.broker import Broker, Delivery
 from sidecar.pubsub.envelope import routing_view, topic_event_request, unwrap
 from sidecar.pubsub.routing import Router
-from sidecar.resources.model import RetryPolicy, Subscription
+from sidecar.resources.definitions import RetryPolicy, Subscription
 
 log = logging.getLogger("sidecar.pubsub")
 

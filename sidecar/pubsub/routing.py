@@ -8,7 +8,7 @@ from typing import Any
 
 import cel
 
-from sidecar.resources.model import Subscription
+from sidecar.resources.definitions import Subscription
 
 log = logging.getLogger("sidecar.pubsub")
 

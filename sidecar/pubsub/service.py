@@ -23,8 +23,8 @@ from sidecar.pubsub.broker import Broker
 from sidecar.pubsub.delivery import DEFAULT_RETRY, DeliveryLoop, DeliverySettings, TopicEventCaller
 from sidecar.pubsub.envelope import EnvelopeError, wrap
 from sidecar.pubsub.routing import Router, RuleError
+from sidecar.resources.definitions import Component, Resources, Rule, Subscription
 from sidecar.resources.loader import parse_duration
-from sidecar.resources.model import Component, Resources, Rule, Subscription
 
 log = logging.getLogger("sidecar.pubsub")
 

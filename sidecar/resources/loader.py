@@ -8,7 +8,6 @@ with a `ResourceError` naming the file and the field.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 import cel
 import yaml
 
-from sidecar.resources.model import (
+from foundation.durations import go_duration_seconds
+from sidecar.resources.definitions import (
     Component,
     Resiliency,
     Resources,
@@ -28,8 +28,6 @@ from sidecar.resources.model import (
 SUPPORTED_COMPONENT_TYPES = frozenset(
     {"state.sqlite", "state.in-memory", "pubsub.in-memory", "pubsub.sqlite"}
 )
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class ResourceError(ValueError):
@@ -42,12 +40,15 @@ class ResourceError(ValueError):
 
 
 def parse_duration(text: str, source: str, field: str) -> float:
-    """Go durations as Dapr resources write them (`500ms`, `5s`, `1m30s`), in seconds."""
-    value = str(text).strip()
-    pieces = _DURATION.findall(value)
-    if not pieces or "".join(n + u for n, u in pieces) != value:
-        raise ResourceError(source, field, f"invalid duration '{text}' (use e.g. 500ms, 5s, 1m)")
-    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in pieces)
+    """A Go duration as Dapr resources write them (`500ms`, `5s`, `1m30s`), in seconds;
+    negative ones are refused (no policy waits a negative time)."""
+    try:
+        seconds = go_duration_seconds(str(text))
+    except ValueError as error:
+        raise ResourceError(source, field, str(error)) from None
+    if seconds < 0:
+        raise ResourceError(source, field, f"negative duration '{text}'")
+    return seconds
 
 
 def load_resources(paths: Iterable[Path], app_id: str) -> Resources:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.errors import lookup_component
-from sidecar.resources.model import Component, Resources
+from sidecar.resources.definitions import Component, Resources
 from sidecar.state.store import StateStore
 
 

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.contracts.names import APPROVAL_DECISION_EVENT, WorkflowName
+from services.contracts.topology import GOOD_TEST_CARD
 from services.orchestrator.api import ApiSettings, create_api
 from tests.processes import SidecarProcess, free_port, wait_until
 
@@ -46,7 +47,7 @@ def order(
         "orderId": order_id,
         "customerId": customer,
         "items": [{"sku": "SKU-1", "quantity": quantity, "unitPriceCents": unit_price_cents}],
-        "cardNumber": "4111111111111111",
+        "cardNumber": GOOD_TEST_CARD,
         "shippingAddress": {
             "line1": "1 Main Street",
             "city": "Springfield",

@@ -69,6 +69,7 @@ def test_the_openapi_document_describes_every_route_and_the_error_body(api: Test
         "/v1/runs/{instanceId}/suspend",
         "/v1/runs/{instanceId}/resume",
         "/v1/runs/{instanceId}/terminate",
+        "/v1/runs/{instanceId}/rerun",
         "/v1/approvals",
         "/v1/approvals/{orderId}/approve",
         "/v1/approvals/{orderId}/reject",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from dapr.clients import DaprClient
 from fastapi.testclient import TestClient
 
+from services.contracts.messages import IDENTIFIER_MAX_LENGTH, MAX_ORDER_ID_LENGTH
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, stock_key
 from tests.api.harness import COMPONENTS, order
 from tests.processes import SidecarProcess
@@ -41,6 +43,38 @@ def test_an_invalid_order_is_refused_before_it_is_published(api: TestClient) -> 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "VALIDATION_FAILED"
     assert "items" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("order_id", "problem"),
+    [
+        ("L" * (MAX_ORDER_ID_LENGTH + 1), f"longer than {MAX_ORDER_ID_LENGTH} characters"),
+        ("M" * IDENTIFIER_MAX_LENGTH, f"longer than {MAX_ORDER_ID_LENGTH} characters"),
+        ("no spaces", "should match pattern"),
+    ],
+    ids=["one-over", "longest-identifier", "malformed"],
+)
+def test_an_order_id_that_cannot_run_a_saga_is_refused_naming_the_field(
+    api: TestClient, order_id: str, problem: str
+) -> None:
+    """Its saga's command ids (`order-<orderId>:cancel_shipment`) must be identifiers too:
+    refused here rather than accepted and dead-lettered later."""
+    response = api.post("/v1/orders", json=order(order_id))
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_FAILED"
+    assert "body.orderId: " in error["message"]
+    assert problem in error["message"]
+
+
+def test_an_order_id_of_the_longest_length_is_accepted(api: TestClient) -> None:
+    order_id = "L" * MAX_ORDER_ID_LENGTH
+
+    response = api.post("/v1/orders", json=order(order_id))
+
+    assert response.status_code == 202
+    assert response.json()["sagaId"] == f"order-{order_id}"
 
 
 def seed_stock(dapr: DaprClient, levels: dict[str, tuple[int, int]]) -> None:

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from services.contracts.names import PUBSUB, STATESTORE, AppId
-from services.orchestrator.models import SagaConfig
 from services.orchestrator.settings import OrchestratorSettings
+from services.orchestrator.workflow_io import SagaConfig
 from tests.chart.rendering import APP_IDS, REPO, Manifest, Render, env_of
 
 DAPR_YAML = yaml.safe_load((REPO / "dapr.yaml").read_text())

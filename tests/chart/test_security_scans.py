@@ -68,7 +68,7 @@ def test_workloads_have_probes_and_bounded_resources(each_render: Render) -> Non
 
 
 def test_app_probes_reach_the_loopback_callback_port(each_render: Render) -> None:
-    """The apps bind their gRPC callback server to 127.0.0.1 (services/common/runtime.py), so
+    """The apps bind their gRPC callback server to 127.0.0.1 (services/common/startup.py), so
     the probes connect from inside the container; the API and the operator use HTTP /healthz."""
     for app_id in APP_IDS:
         [container] = each_render.deployment(app_id)["spec"]["template"]["spec"]["containers"]

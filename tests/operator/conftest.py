@@ -264,7 +264,7 @@ def orchestrator(
 
 
 class OperatorLog(logging.Handler):
-    """The operator's log lines, formatted as it prints them (kopf's `--log-format=json`).
+    """The operator's log lines, formatted as it prints them (the platform's JSON lines).
 
     Read here rather than from `KopfRunner`'s output, which pytest's capturing empties."""
 

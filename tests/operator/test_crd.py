@@ -14,7 +14,7 @@ import pytest
 
 from services.contracts.names import WorkflowName
 from services.orchestrator.api.inputs import prepare_input
-from services.orchestrator.models import SagaConfig
+from services.orchestrator.workflow_io import SagaConfig
 from tests.operator import crd_rules
 from tests.operator.crd_rules import SAMPLES, crd, load_sample, openapi_schema
 from workflowrun_operator.crd import GROUP, KIND, PLURAL, VERSION

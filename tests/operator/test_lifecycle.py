@@ -78,13 +78,13 @@ async def test_created_run_starts_the_instance_and_reports_its_output(
     syncs_after = [
         line
         for line in lines
-        if line.get("message") == "Timer 'sync_status' is invoked."
+        if line.get("msg") == "Timer 'sync_status' is invoked."
         and line.get("object", {}).get("name") == "echo-1"
-        and datetime.fromisoformat(line["timestamp"]) > finished
+        and datetime.fromisoformat(line["time"]) > finished
     ]
     assert syncs_after == []
     # Logs are JSON lines naming the resource and the instance.
-    started = [line for line in lines if line.get("message") == "workflow instance started"]
+    started = [line for line in lines if line.get("msg") == "workflow instance started"]
     assert started
     assert started[0]["instance_id"] == instance_id
     assert started[0]["object"]["name"] == "echo-1"

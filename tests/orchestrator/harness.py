@@ -1,8 +1,8 @@
 """The orchestrator as it runs, with scripted stand-ins for the three command services.
 
 One real embedded sidecar (`python -m sidecar`, resources from `components/`) serves the
-orchestrator's real workflows and activities (`services.orchestrator.runtime.register` on a
-real `WorkflowRuntime`) and delivers pub/sub to one real `dapr.ext.grpc.App` in this
+orchestrator's real workflows and activities (`services.orchestrator.registration.register`
+on a real `WorkflowRuntime`) and delivers pub/sub to one real `dapr.ext.grpc.App` in this
 process. That app carries the orchestrator's own subscriptions (`build_app`) plus the fake
 services: handlers on the command topics that record each command and answer it the way
 the test scripted, by publishing the reply on `saga-replies`. So every reply travels the
@@ -30,8 +30,7 @@ from dapr.ext.grpc import App, SubscriptionMessage, TopicEventResponse
 from dapr.proto.runtime.v1 import appcallback_pb2
 
 from services.common.messaging import publish
-from services.contracts.models import (
-    COMMANDS,
+from services.contracts.messages import (
     Address,
     CancelShipment,
     ChargePayment,
@@ -53,10 +52,16 @@ from services.contracts.models import (
     ShipmentCreated,
     ShipmentFailed,
 )
-from services.contracts.names import PUBSUB, EventType, Topic, dead_letter_topic, saga_instance_id
-from services.orchestrator.models import SagaConfig, SagaInput, SagaResult
-from services.orchestrator.runtime import register
+from services.contracts.names import PUBSUB, AppId, EventType, Topic, saga_instance_id
+from services.contracts.topology import (
+    COMMAND_TOPICS,
+    COMMANDS,
+    GOOD_TEST_CARD,
+    SUBSCRIPTIONS,
+)
+from services.orchestrator.registration import register
 from services.orchestrator.subscriptions import OrchestratorSubscriptions, build_app
+from services.orchestrator.workflow_io import SagaConfig, SagaInput, SagaResult
 from tests.processes import free_port, wait_until
 from tests.pubsub.harness import ROOT, Sidecar, wait_connected
 
@@ -75,7 +80,7 @@ def order(order_id: str, amount_cents: int = 5_000, sku: str = "SKU-1") -> Order
         customer_id="cust-1",
         items=[OrderLine(sku=sku, quantity=1, unit_price_cents=amount_cents)],
         currency="EUR",
-        card_number="4242424242424242",
+        card_number=GOOD_TEST_CARD,
         shipping_address=Address(line1="1 Main St", city="Lyon", postal_code="69001", country="FR"),
     )
 
@@ -166,11 +171,11 @@ class FakeServices:
         self.scripts[order_id] = behaviours
 
     def subscribe(self, app: App) -> None:
-        for topic in (Topic.INVENTORY_COMMANDS, Topic.PAYMENT_COMMANDS, Topic.SHIPPING_COMMANDS):
+        for topic in sorted(set(COMMAND_TOPICS.values())):
             app.subscribe(PUBSUB, str(topic))(self.on_command)
         app.subscribe(PUBSUB, str(Topic.ORDER_STATUS))(self.on_status)
-        for topic in (Topic.ORDERS, Topic.SAGA_REPLIES, Topic.APPROVALS):
-            app.subscribe(PUBSUB, dead_letter_topic(topic))(self.on_dead_letter)
+        for subscription in SUBSCRIPTIONS[AppId.ORCHESTRATOR]:
+            app.subscribe(PUBSUB, subscription.dead_letter_topic)(self.on_dead_letter)
 
     def on_command(self, event: SubscriptionMessage) -> TopicEventResponse:
         event_type = EventType(event.type())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.contracts.models import ApprovalDecided, ApprovalRequested
+from services.contracts.messages import ApprovalDecided, ApprovalRequested
 from services.contracts.names import EventType, Topic
 from tests.orchestrator.harness import CONFIG, Orchestrator, order
 

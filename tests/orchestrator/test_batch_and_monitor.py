@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dapr.ext.workflow as wf
 
-from services.contracts.models import StockLevel
+from services.contracts.messages import StockLevel
 from services.contracts.names import STATESTORE, EventType, stock_key
-from services.orchestrator.models import BatchInput, BatchResult, StockMonitorInput
+from services.orchestrator.workflow_io import BatchInput, BatchResult, StockMonitorInput
 from tests.orchestrator.harness import CONFIG, Orchestrator, order
 from tests.processes import wait_until
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dapr.ext.workflow import WorkflowHistoryEventType
 
-from services.contracts.models import ApprovalDecided
+from services.contracts.messages import ApprovalDecided
 from services.contracts.names import EventType, Topic
-from services.orchestrator.models import SagaResult
+from services.orchestrator.workflow_io import SagaResult
 from tests.orchestrator.harness import Orchestrator, order
 from tests.processes import wait_until
 from tests.pubsub.harness import wait_connected

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.orchestrator.models import SagaConfig
 from services.orchestrator.settings import OrchestratorSettings, SettingsError
+from services.orchestrator.workflow_io import SagaConfig
 
 
 def test_defaults_match_dapr_yaml_and_the_saga_config() -> None:
@@ -51,8 +51,8 @@ def test_environment_overrides_every_saga_setting() -> None:
     [
         ("STEP_TIMEOUT_SECONDS", "soon", "STEP_TIMEOUT_SECONDS='soon'"),
         ("API_PORT", "70000", "API_PORT='70000'"),
-        ("COMPENSATION_ATTEMPTS", "0", "compensation_attempts"),
-        ("STEP_TIMEOUT_SECONDS", "-1", "step_timeout_seconds"),
+        ("COMPENSATION_ATTEMPTS", "0", "COMPENSATION_ATTEMPTS='0'"),
+        ("STEP_TIMEOUT_SECONDS", "-1", "STEP_TIMEOUT_SECONDS='-1'"),
     ],
 )
 def test_invalid_values_stop_start_up_naming_the_setting(

@@ -8,9 +8,14 @@ import json
 
 import dapr.ext.workflow as wf
 
-from services.contracts.models import ApprovalDecided, DeadLetter, InventoryReserved
+from services.contracts.messages import (
+    IDENTIFIER_MAX_LENGTH,
+    MAX_ORDER_ID_LENGTH,
+    ApprovalDecided,
+    DeadLetter,
+    InventoryReserved,
+)
 from services.contracts.names import EventType, Topic
-from services.orchestrator.workflows import MAX_ORDER_ID_LENGTH
 from tests.orchestrator.harness import Delivery, Orchestrator, order
 from tests.processes import wait_until
 
@@ -163,10 +168,26 @@ def test_decision_for_an_unknown_approval_is_acknowledged(orchestrator: Orchestr
 def test_order_id_too_long_for_its_command_ids_is_dead_lettered(
     orchestrator: Orchestrator,
 ) -> None:
-    long_id = "L" * (MAX_ORDER_ID_LENGTH + 1)
-    orchestrator.publish(Topic.ORDERS, EventType.ORDER_PLACED, order(long_id))
+    """Refused by the `OrderPlaced` contract itself: one character over the bound, and the
+    longest id an `Identifier` allows, whose command ids would be longer still."""
+    long_ids = ["L" * (MAX_ORDER_ID_LENGTH + 1), "M" * IDENTIFIER_MAX_LENGTH]
+    for long_id in long_ids:
+        body = {**order("template").to_data(), "orderId": long_id}
+        orchestrator.publish_raw("orders", "order.placed", json.dumps(body))
 
-    letter = _dead_letter(orchestrator, Topic.ORDERS)
+    def probe() -> list[DeadLetter] | None:
+        found = [
+            DeadLetter.parse(d.data)
+            for d in orchestrator.services.dead_letters
+            if d.topic == "orders-dead-letter"
+        ]
+        return found if len(found) >= len(long_ids) else None
 
-    assert f"longer than {MAX_ORDER_ID_LENGTH} characters" in letter.reason
-    assert orchestrator.workflows.get_workflow_state(f"order-{long_id}") is None
+    letters = wait_until(probe, timeout=30, what="the long orders' dead letters")
+
+    assert sorted(json.loads(letter.data)["orderId"] for letter in letters) == long_ids
+    for letter in letters:
+        assert f"longer than {MAX_ORDER_ID_LENGTH} characters" in letter.reason
+        assert letter.reason.startswith("invalid OrderPlaced: orderId: longer than")
+    for long_id in long_ids:
+        assert orchestrator.workflows.get_workflow_state(f"order-{long_id}") is None

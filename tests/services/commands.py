@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.contracts.models import (
+from services.contracts.messages import (
     Address,
     CancelShipment,
     ChargePayment,
@@ -14,6 +14,7 @@ from services.contracts.models import (
     ReleaseInventory,
     ReserveInventory,
 )
+from services.contracts.topology import GOOD_TEST_CARD
 
 
 def ids(saga: str, command: str = "") -> dict[str, Any]:
@@ -36,7 +37,7 @@ def release(saga: str, command: str = "") -> ReleaseInventory:
 def charge(
     saga: str,
     amount_cents: int = 10_000,
-    card: str = "4242424242424242",
+    card: str = GOOD_TEST_CARD,
     customer: str = "c-1",
     command: str = "",
 ) -> ChargePayment:

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 from dapr.clients import DaprClient
 
-from services.contracts.models import Command, Contract, DeadLetter
-from services.contracts.names import PUBSUB, STATESTORE, EventType, Topic, dead_letter_topic
+from services.contracts.messages import Command, Contract, DeadLetter
+from services.contracts.names import PUBSUB, STATESTORE, AppId, EventType, Topic, dead_letter_topic
+from services.contracts.topology import SUBSCRIPTIONS
 from tests.processes import free_port, wait_until
 from tests.pubsub.harness import ROOT, Sidecar, SubscriberApp, data_of, sub, wait_connected
 
@@ -144,14 +145,15 @@ class RunningService:
 
 
 @contextmanager
-def running_service(
-    root: Path, name: str, topic: Topic, env: dict[str, str]
-) -> Iterator[RunningService]:
+def running_service(root: Path, app_id: AppId, env: dict[str, str]) -> Iterator[RunningService]:
+    """The service of `app_id` on its topology subscription (one topic), and a recorder."""
+    [subscription] = SUBSCRIPTIONS[app_id]
+    topic, name = subscription.topic, str(app_id)
     data_dir = root / "data"
     resources = ["--resources-path", str(COMPONENTS)]
     service = ServiceProcess(name, root, env)
     recorder = SubscriberApp(
-        root / "apps", RECORDER, [sub(Topic.SAGA_REPLIES), sub(dead_letter_topic(topic))]
+        root / "apps", RECORDER, [sub(Topic.SAGA_REPLIES), sub(subscription.dead_letter_topic)]
     )
     sidecars = [
         Sidecar(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.contracts.models import InventoryRejected, InventoryReleased, InventoryReserved
-from services.contracts.models import StockLevel as Level
+from services.contracts.messages import InventoryRejected, InventoryReleased, InventoryReserved
+from services.contracts.messages import StockLevel as Level
 from services.contracts.names import EventType
 from services.inventory import rules
 from services.inventory.rules import Reservation

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.contracts.names import SKU_CATALOGUE_KEY, EventType, Topic, stock_key
+from services.contracts.names import SKU_CATALOGUE_KEY, AppId, EventType, stock_key
 from services.inventory.store import RESERVATIONS
 from tests.processes import wait_until
 from tests.services.commands import release, reserve
@@ -30,7 +30,7 @@ SEED = {"WIDGET": 50, "GADGET": 3, "CONTESTED": 5, "IDEMPOTENT": 10, "SOLO": 10}
 def inventory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     root: Path = tmp_path_factory.mktemp("inventory")
     env = {"INVENTORY_SEED": json.dumps(SEED)}
-    with running_service(root, "inventory", Topic.INVENTORY_COMMANDS, env) as running:
+    with running_service(root, AppId.INVENTORY, env) as running:
         yield running
 
 

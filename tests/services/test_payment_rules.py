@@ -3,10 +3,11 @@ that never exceed the charge."""
 
 from __future__ import annotations
 
-from services.contracts.models import PaymentCharged, PaymentDeclined, PaymentRefunded
+from services.contracts.messages import PaymentCharged, PaymentDeclined, PaymentRefunded
 from services.contracts.names import EventType
+from services.contracts.topology import DECLINING_TEST_CARD
 from services.payment import rules
-from services.payment.rules import DECLINING_TEST_CARD, Payment
+from services.payment.rules import Payment
 from tests.services.commands import charge, refund
 
 OPEN = Payment(saga_id="s1")

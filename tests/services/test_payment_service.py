@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.contracts.names import EventType, Topic
-from services.payment.rules import DECLINING_TEST_CARD
+from services.contracts.names import AppId, EventType
+from services.contracts.topology import DECLINING_TEST_CARD
 from services.payment.store import CHARGES
 from tests.services.commands import charge, refund
 from tests.services.harness import (
@@ -27,7 +27,7 @@ LIMIT = 20_000
 def payment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     root: Path = tmp_path_factory.mktemp("payment")
     env = {"PAYMENT_LIMIT_CENTS": str(LIMIT)}
-    with running_service(root, "payment", Topic.PAYMENT_COMMANDS, env) as running:
+    with running_service(root, AppId.PAYMENT, env) as running:
         yield running
 
 

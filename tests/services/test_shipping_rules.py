@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.contracts.models import ShipmentCancelled, ShipmentCreated, ShipmentFailed
+from services.contracts.messages import ShipmentCancelled, ShipmentCreated, ShipmentFailed
 from services.contracts.names import EventType
 from services.shipping import rules
 from services.shipping.rules import DEFAULT_COUNTRIES, Shipment

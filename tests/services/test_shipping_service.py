@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.contracts.names import EventType, Topic
+from services.contracts.names import AppId, EventType
 from services.shipping.store import SHIPMENTS
 from tests.services.commands import cancel_shipment, create_shipment
 from tests.services.harness import (
@@ -25,7 +25,7 @@ CREATE, CANCEL = EventType.SHIPPING_CREATE, EventType.SHIPPING_CANCEL
 def shipping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     root: Path = tmp_path_factory.mktemp("shipping")
     env = {"SHIPPING_COUNTRIES": "US,NL"}
-    with running_service(root, "shipping", Topic.SHIPPING_COMMANDS, env) as running:
+    with running_service(root, AppId.SHIPPING, env) as running:
         yield running
 
 

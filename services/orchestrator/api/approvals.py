@@ -7,15 +7,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from services.contracts.models import ApprovalDecided, InvalidMessage
+from services.contracts.messages import ApprovalDecided, InvalidMessage
 from services.contracts.names import (
     APPROVAL_DECISION_EVENT,
     WorkflowName,
     approval_instance_id,
 )
+from services.contracts.topology import TERMINAL_RUNTIME_STATUSES
 from services.orchestrator.api.errors import ErrorCode, conflict, not_found, validation_failed
 from services.orchestrator.api.schemas import (
-    TERMINAL_STATUSES,
     Approval,
     ApprovalDecisionAccepted,
     as_utc,
@@ -23,7 +23,7 @@ from services.orchestrator.api.schemas import (
     status_name,
 )
 from services.orchestrator.api.workflow_gateway import WorkflowGateway
-from services.orchestrator.models import ApprovalRequest
+from services.orchestrator.workflow_io import ApprovalRequest
 
 _PREFIX = approval_instance_id("")
 
@@ -59,7 +59,8 @@ def pending_approvals(gateway: WorkflowGateway) -> list[Approval]:
     return [
         approval_from_state(state)
         for state in gateway.states(ids)
-        if state.name == WorkflowName.APPROVAL and status_name(state) not in TERMINAL_STATUSES
+        if state.name == WorkflowName.APPROVAL
+        and status_name(state) not in TERMINAL_RUNTIME_STATUSES
     ]
 
 
@@ -78,7 +79,7 @@ def decide(
             ErrorCode.APPROVAL_NOT_FOUND, f"no approval was requested for order '{order_id}'"
         )
     status = status_name(state)
-    if status in TERMINAL_STATUSES:
+    if status in TERMINAL_RUNTIME_STATUSES:
         raise conflict(
             ErrorCode.APPROVAL_NOT_PENDING,
             f"the approval of order '{order_id}' is no longer pending (its run is {status})",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.contracts.models import InvalidMessage, OrderPlaced
+from services.contracts.messages import InvalidMessage, OrderPlaced
 from services.contracts.names import WorkflowName, approval_instance_id, saga_instance_id
 from services.orchestrator.api.errors import validation_failed
-from services.orchestrator.models import (
+from services.orchestrator.workflow_io import (
     ApprovalRequest,
     BatchInput,
     SagaConfig,

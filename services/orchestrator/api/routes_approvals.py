@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from services.contracts.messages import IDENTIFIER_PATTERN
 from services.orchestrator.api import approvals
 from services.orchestrator.api.dependencies import GatewayDep
 from services.orchestrator.api.errors import error_responses
@@ -19,13 +20,8 @@ from services.orchestrator.api.schemas import (
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
 
-OrderId = Annotated[
-    str,
-    Path(
-        alias="orderId",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$",
-        description="The order's id.",
-    ),
+OrderIdPath = Annotated[
+    str, Path(alias="orderId", pattern=IDENTIFIER_PATTERN, description="The order's id.")
 ]
 
 
@@ -43,7 +39,7 @@ def list_approvals(
     summary="Approve an order",
     responses=error_responses(401, 404, 409, 422),
 )
-def approve(order_id: OrderId, body: Approve, gateway: GatewayDep) -> ApprovalDecisionAccepted:
+def approve(order_id: OrderIdPath, body: Approve, gateway: GatewayDep) -> ApprovalDecisionAccepted:
     return approvals.decide(gateway, order_id, approved=True, approver=body.approver)
 
 
@@ -53,7 +49,7 @@ def approve(order_id: OrderId, body: Approve, gateway: GatewayDep) -> ApprovalDe
     summary="Reject an order",
     responses=error_responses(401, 404, 409, 422),
 )
-def reject(order_id: OrderId, body: Reject, gateway: GatewayDep) -> ApprovalDecisionAccepted:
+def reject(order_id: OrderIdPath, body: Reject, gateway: GatewayDep) -> ApprovalDecisionAccepted:
     return approvals.decide(
         gateway, order_id, approved=False, approver=body.approver, reason=body.reason
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.common.messaging import publish
-from services.contracts.models import OrderPlaced
+from services.contracts.messages import OrderPlaced
 from services.contracts.names import EventType, Topic, saga_instance_id
 from services.orchestrator.api.dependencies import DaprDep
 from services.orchestrator.api.errors import error_responses

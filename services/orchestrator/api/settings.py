@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.orchestrator.models import SagaConfig
+from services.orchestrator.workflow_io import SagaConfig
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import logging
 
 from dapr.clients import DaprClient
 
-from services.contracts.models import InvalidMessage, StockLevel
+from services.contracts.messages import InvalidMessage, StockLevel
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, stock_key
 from services.orchestrator.api.errors import ErrorCode, not_found
 

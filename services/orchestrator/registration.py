@@ -16,7 +16,8 @@ import dapr.ext.workflow as wf
 from dapr.clients import DaprClient
 
 from services.orchestrator.activities import Activity, OrchestratorActivities
-from services.orchestrator.workflows import WORKFLOWS, Flow
+from services.orchestrator.workflows import WORKFLOWS, Workflow
+from services.orchestrator.workflows.common import Flow
 
 
 def register(runtime: wf.WorkflowRuntime, dapr: DaprClient) -> None:
@@ -28,9 +29,7 @@ def register(runtime: wf.WorkflowRuntime, dapr: DaprClient) -> None:
         runtime.register_activity(_activity_entry(activity), name=str(activity_name))
 
 
-def _workflow_entry(
-    workflow: Callable[[wf.DaprWorkflowContext, dict[str, Any]], Flow],
-) -> Callable[[wf.DaprWorkflowContext, Any], Flow]:
+def _workflow_entry(workflow: Workflow) -> Callable[[wf.DaprWorkflowContext, Any], Flow]:
     def entry(ctx: wf.DaprWorkflowContext, data: Any) -> Flow:
         return workflow(ctx, data)
 

@@ -1,4 +1,5 @@
-"""Inputs and outputs of the orchestrator's workflows.
+"""Inputs and outputs of the orchestrator's workflows, and `SagaConfig`, the settings a saga
+carries in its input.
 
 Configuration travels inside the input (determinism: workflow code reads no environment),
 so a run replays with the settings it started with.
@@ -10,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from services.contracts.models import Contract, Identifier, OrderPlaced, Outcome
+from services.contracts.messages import Contract, Identifier, OrderId, OrderPlaced, Outcome
 
 
 class SagaConfig(Contract):
@@ -28,7 +29,7 @@ class SagaInput(Contract):
 
 
 class SagaResult(Contract):
-    order_id: Identifier
+    order_id: OrderId
     outcome: Outcome
     reason: str | None = None
     failed_step: str | None = None
@@ -42,7 +43,7 @@ class SagaResult(Contract):
 class ApprovalRequest(Contract):
     """Input of the `approval` workflow (instance id `approval-<orderId>`)."""
 
-    order_id: Identifier
+    order_id: OrderId
     saga_id: Identifier
     customer_id: Identifier
     amount_cents: int

@@ -1,25 +1,66 @@
-"""Typed, validated message models: orders, commands, replies, approvals and status events.
+"""The CloudEvent payloads: orders, commands, replies, approvals and status events, as
+typed, validated models.
 
 JSON on the wire uses camelCase (`orderId`, `sagaId`, `commandId`); Python uses snake_case.
 Money is in integer cents. Every command and reply carries `sagaId` (the workflow
 instance id) and `commandId` (one per step attempt family), which make handlers idempotent
-and let replies find their saga.
+and let replies find their saga. Which event type carries which model is the topology's
+(`services.contracts.topology`).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
-from services.contracts.names import EventType
+from services.contracts.names import (
+    CompensationName,
+    EventType,
+    StepName,
+    approval_instance_id,
+    command_id,
+    saga_instance_id,
+)
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+IDENTIFIER_MAX_LENGTH = 128
+IDENTIFIER_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{IDENTIFIER_MAX_LENGTH - 1}}}$"
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
+
+# Every id the platform derives from an order id (instance ids, command ids) must be an
+# `Identifier`; the longest, `order-<orderId>:cancel_shipment`, bounds the order id.
+MAX_ORDER_ID_LENGTH = IDENTIFIER_MAX_LENGTH - max(
+    len(approval_instance_id("")),
+    *(len(command_id(saga_instance_id(""), a)) for a in (*StepName, *CompensationName)),
+)
+
+
+def _fits_derived_ids(order_id: str) -> str:
+    if len(order_id) > MAX_ORDER_ID_LENGTH:
+        raise PydanticCustomError(
+            "order_id_too_long",
+            "longer than {max_length} characters: the saga ids built from it would exceed "
+            "{identifier_max_length}",
+            {"max_length": MAX_ORDER_ID_LENGTH, "identifier_max_length": IDENTIFIER_MAX_LENGTH},
+        )
+    return order_id
+
+
+# An order id short enough for every id derived from it. The bound is checked after the
+# pattern so that a long id is refused for its length, with the reason.
+OrderId = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        json_schema_extra={"maxLength": MAX_ORDER_ID_LENGTH},
+    ),
+    AfterValidator(_fits_derived_ids),
+]
 
 
 class InvalidMessage(ValueError):
@@ -74,7 +115,7 @@ class OrderLine(Contract):
 class OrderPlaced(Contract):
     """What an upstream system publishes on `orders` (type `order.placed`)."""
 
-    order_id: Identifier
+    order_id: OrderId
     customer_id: Identifier
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=100)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
@@ -165,7 +206,7 @@ class ShipmentCancelled(Reply):
 
 
 class ApprovalRequested(Contract):
-    order_id: Identifier
+    order_id: OrderId
     saga_id: Identifier
     approval_id: Identifier
     customer_id: Identifier
@@ -190,7 +231,7 @@ Outcome = Literal["completed", "rejected", "compensated", "compensation_failed"]
 class OrderStatus(Contract):
     """Published on `order-status` when a saga ends (order.completed / failed / compensated)."""
 
-    order_id: Identifier
+    order_id: OrderId
     saga_id: Identifier
     outcome: Outcome
     reason: str | None = None
@@ -212,47 +253,9 @@ class DeadLetter(Contract):
     data: str
 
 
-COMMANDS: dict[EventType, type[Command]] = {
-    EventType.INVENTORY_RESERVE: ReserveInventory,
-    EventType.INVENTORY_RELEASE: ReleaseInventory,
-    EventType.PAYMENT_CHARGE: ChargePayment,
-    EventType.PAYMENT_REFUND: RefundPayment,
-    EventType.SHIPPING_CREATE: CreateShipment,
-    EventType.SHIPPING_CANCEL: CancelShipment,
-}
-
-REPLIES: dict[EventType, type[Reply]] = {
-    EventType.INVENTORY_RESERVED: InventoryReserved,
-    EventType.INVENTORY_REJECTED: InventoryRejected,
-    EventType.INVENTORY_RELEASED: InventoryReleased,
-    EventType.PAYMENT_CHARGED: PaymentCharged,
-    EventType.PAYMENT_DECLINED: PaymentDeclined,
-    EventType.PAYMENT_REFUNDED: PaymentRefunded,
-    EventType.SHIPPING_CREATED: ShipmentCreated,
-    EventType.SHIPPING_FAILED: ShipmentFailed,
-    EventType.SHIPPING_CANCELLED: ShipmentCancelled,
-}
-
-
-def parse_reply(event_type: str, data: bytes | str | dict[str, Any]) -> Reply:
-    """The typed reply for a `saga-replies` event, or `InvalidMessage`."""
-    try:
-        model = REPLIES[EventType(event_type)]
-    except (ValueError, KeyError):
-        raise InvalidMessage(f"unknown reply type '{event_type}'") from None
-    return model.parse(data)
-
-
 def reply_event(event_type: EventType | str, reply: Reply) -> dict[str, Any]:
     """The external event a saga receives for a reply: its type and body."""
     return {"type": str(event_type), "reply": reply.to_data()}
-
-
-def decode_json(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except ValueError as error:
-        raise InvalidMessage(f"body is not JSON: {error}") from None
 
 
 class StockLevel(Contract):

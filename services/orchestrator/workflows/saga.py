@@ -1,0 +1,366 @@
+"""`order_saga`: reserve -> (approval) -> charge -> ship; on a failure, what may have
+happened is compensated, newest first.
+
+The steps are the topology's (`SAGA_STEPS`: command, replies, compensation), run in its
+order; `PLANS` adds what the saga does with each: its custom status, the command's fields
+taken from the order, the success reply's id it records, and whether the approval comes
+first. `OrderSaga.run` is one loop over the two together (`STEPS`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+import dapr.ext.workflow as wf
+
+from services.contracts.messages import (
+    Command,
+    InvalidMessage,
+    OrderPlaced,
+    OrderStatus,
+    Outcome,
+    Reply,
+)
+from services.contracts.names import (
+    CompensationName,
+    EventType,
+    StepName,
+    WorkflowName,
+    approval_instance_id,
+    command_id,
+)
+from services.contracts.topology import (
+    COMMANDS,
+    OUTCOME_EVENT_TYPES,
+    SAGA_STEPS,
+    Compensation,
+    SagaStep,
+    parse_reply,
+)
+from services.orchestrator.activities import ActivityName, command_input, status_input
+from services.orchestrator.workflow_io import ApprovalRequest, ApprovalResult, SagaInput, SagaResult
+from services.orchestrator.workflows.common import IO_RETRY, Flow, log_once, set_status
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How the saga runs one of the topology's steps."""
+
+    status: str  # the custom status's `step` while it runs
+    fields: Callable[[OrderPlaced], dict[str, Any]]  # the command's own fields
+    records: Literal["reservation_id", "charge_id", "tracking_id"]  # from the success reply
+    approval_first: bool = False  # an order that needs an approval gets it before this step
+
+
+PLANS: Mapping[StepName, StepPlan] = {
+    StepName.RESERVE: StepPlan("reserving", lambda order: {"items": order.items}, "reservation_id"),
+    StepName.CHARGE: StepPlan(
+        "charging",
+        lambda order: {
+            "customer_id": order.customer_id,
+            "amount_cents": order.amount_cents,
+            "currency": order.currency,
+            "card_number": order.card_number,
+        },
+        "charge_id",
+        approval_first=True,
+    ),
+    StepName.SHIP: StepPlan(
+        "shipping",
+        lambda order: {"address": order.shipping_address, "items": order.items},
+        "tracking_id",
+    ),
+}
+
+# The table `OrderSaga.run` drives: each topology step with its plan, in the topology's
+# order (a step without a plan stops the worker at start-up, not a saga halfway).
+STEPS: tuple[tuple[SagaStep, StepPlan], ...] = tuple((s, PLANS[s.name]) for s in SAGA_STEPS)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """How a step ended. `reply` is the success reply; `uncertain` means the step may have
+    had an effect although no success was seen (timeout, or its command's send failed),
+    so it is compensated along with the completed steps."""
+
+    reply: Reply | None
+    reason: str | None = None
+    uncertain: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.reply is not None
+
+
+class OrderSaga:
+    """One execution of `order_saga`; rebuilt on every replay, so its state is history's."""
+
+    def __init__(self, ctx: wf.DaprWorkflowContext, saga: SagaInput) -> None:
+        self.ctx = ctx
+        self.order = saga.order
+        self.config = saga.config
+        self.saga_id = ctx.instance_id
+        # The success replies' ids, by `StepPlan.records`: they go into the result.
+        self.recorded: dict[str, str] = {}
+        self.approval: Literal["approved", "rejected", "timed_out"] | None = None
+
+    def run(self) -> Flow:
+        self._log("saga started", amount_cents=self.order.amount_cents)
+        done: list[SagaStep] = []
+        for step, plan in STEPS:
+            if plan.approval_first and self.needs_approval():
+                reason = yield from self.wait_for_approval()
+                if reason is not None:
+                    outcome = StepOutcome(None, reason)
+                    return (yield from self.fail(StepName.APPROVAL, outcome, done, None))
+            outcome = yield from self.step(step, plan)
+            if not outcome.succeeded:
+                return (yield from self.fail(step.name, outcome, done, step))
+            self.recorded[plan.records] = getattr(outcome.reply, plan.records)
+            done.append(step)
+        return (yield from self.finish("completed"))
+
+    def needs_approval(self) -> bool:
+        return self.order.amount_cents > self.config.approval_threshold_cents
+
+    # -- steps -------------------------------------------------------------------------
+
+    def step(self, step: SagaStep, plan: StepPlan) -> Flow:
+        """Sends the step's command and waits for its reply or the step timeout."""
+        command = self.command(step.command, step.name, **plan.fields(self.order))
+        set_status(self.ctx, step=plan.status, orderId=self.order.order_id)
+        reply_event = self.ctx.wait_for_external_event(command.command_id)
+        error = yield from self.send(step.command, command)
+        if error is not None:
+            return StepOutcome(None, f"{step.command} not sent: {error}", uncertain=True)
+        timeout = self.config.step_timeout_seconds
+        deadline = self.ctx.create_timer(timedelta(seconds=timeout))
+        while True:
+            winner = yield wf.when_any([reply_event, deadline])
+            if winner is deadline:
+                self._log("step timed out", step=step.name, timeout_s=timeout)
+                return StepOutcome(
+                    None, f"no reply to {step.command} within {timeout:g}s", uncertain=True
+                )
+            reply_type, reply = self.parse_reply(reply_event.get_result(), command.command_id)
+            if reply is not None:
+                break
+            reply_event = self.ctx.wait_for_external_event(command.command_id)
+        self._log("step replied", step=step.name, reply=reply_type)
+        if reply_type == step.success:
+            return StepOutcome(reply)
+        reason = getattr(reply, "reason", None) or "no reason given"
+        return StepOutcome(None, f"{reply_type}: {reason}")
+
+    def wait_for_approval(self) -> Flow:
+        """Runs the approval child workflow; None when approved, else why not."""
+        set_status(self.ctx, step="awaiting_approval", orderId=self.order.order_id)
+        request = ApprovalRequest(
+            order_id=self.order.order_id,
+            saga_id=self.saga_id,
+            customer_id=self.order.customer_id,
+            amount_cents=self.order.amount_cents,
+            currency=self.order.currency,
+            timeout_seconds=self.config.approval_timeout_seconds,
+            reminder_seconds=self.config.approval_reminder_seconds,
+        )
+        try:
+            output = yield self.ctx.call_child_workflow(
+                WorkflowName.APPROVAL,
+                input=request.to_data(),
+                instance_id=approval_instance_id(self.order.order_id),
+            )
+            result = ApprovalResult.parse(output)
+        except (wf.TaskFailedError, InvalidMessage) as error:
+            self.approval = None
+            return f"approval failed: {error}"
+        self.approval = result.decision
+        self._log("approval decided", decision=result.decision, approver=result.approver)
+        if result.decision == "approved":
+            return None
+        if result.decision == "timed_out":
+            return "approval timed out"
+        by = f" by {result.approver}" if result.approver else ""
+        because = f": {result.reason}" if result.reason else ""
+        return f"approval rejected{by}{because}"
+
+    # -- ending ------------------------------------------------------------------------
+
+    def fail(
+        self,
+        failed_step: StepName,
+        outcome: StepOutcome,
+        done: list[SagaStep],
+        current: SagaStep | None,
+    ) -> Flow:
+        """Compensates the completed steps (and an uncertain current one), newest first."""
+        to_undo = list(done)
+        if current is not None and outcome.uncertain:
+            to_undo.append(current)
+        reason = outcome.reason or "failed"
+        self._log("saga failed; compensating", failed_step=failed_step, reason=reason)
+        if not to_undo:
+            return (yield from self.finish("rejected", reason=reason, failed_step=failed_step))
+        acknowledged: list[str] = []
+        unacknowledged: list[str] = []
+        for step in reversed(to_undo):
+            ok = yield from self.compensate(step.compensation)
+            (acknowledged if ok else unacknowledged).append(step.compensation.name)
+        if unacknowledged:
+            reason = f"{reason}; compensation not acknowledged: {', '.join(unacknowledged)}"
+            return (
+                yield from self.finish(
+                    "compensation_failed",
+                    reason=reason,
+                    failed_step=failed_step,
+                    compensations=acknowledged,
+                    failed_compensations=unacknowledged,
+                )
+            )
+        return (
+            yield from self.finish(
+                "compensated", reason=reason, failed_step=failed_step, compensations=acknowledged
+            )
+        )
+
+    def compensate(self, compensation: Compensation) -> Flow:
+        """Sends a compensation until its reply arrives, at most `compensation_attempts`
+        times, each waited for `compensation_timeout_seconds`; True when acknowledged.
+
+        One reply waiter serves every attempt: a late reply to an earlier send (same
+        command id) acknowledges the compensation just as well.
+        """
+        command = self.command(compensation.command, compensation.name)
+        cid = command.command_id
+        reply_event = self.ctx.wait_for_external_event(cid)
+        attempts = self.config.compensation_attempts
+        for attempt in range(1, attempts + 1):
+            set_status(
+                self.ctx,
+                step="compensating",
+                compensation=compensation.name,
+                attempt=attempt,
+                orderId=self.order.order_id,
+            )
+            error = yield from self.send(compensation.command, command)
+            if error is not None:
+                self._log("compensation not sent", compensation=compensation.name, error=error)
+                continue
+            deadline = self.ctx.create_timer(
+                timedelta(seconds=self.config.compensation_timeout_seconds)
+            )
+            while True:
+                winner = yield wf.when_any([reply_event, deadline])
+                if winner is deadline:
+                    break
+                reply_type, reply = self.parse_reply(reply_event.get_result(), cid)
+                if reply is not None and reply_type == compensation.ack:
+                    self._log("compensated", compensation=compensation.name, attempt=attempt)
+                    return True
+                reply_event = self.ctx.wait_for_external_event(cid)
+            self._log("compensation unanswered", compensation=compensation.name, attempt=attempt)
+        self._log(
+            "compensation never acknowledged",
+            level=logging.ERROR,
+            compensation=compensation.name,
+            attempts=attempts,
+        )
+        return False
+
+    def finish(
+        self,
+        outcome: Outcome,
+        *,
+        reason: str | None = None,
+        failed_step: StepName | None = None,
+        compensations: list[str] | None = None,
+        failed_compensations: list[str] | None = None,
+    ) -> Flow:
+        """Publishes the saga's status event and returns its `SagaResult`."""
+        result = SagaResult(
+            order_id=self.order.order_id,
+            outcome=outcome,
+            reason=reason,
+            failed_step=failed_step,
+            approval=self.approval,
+            **self.recorded,
+            compensations=compensations or [],
+        )
+        status = OrderStatus(
+            order_id=self.order.order_id,
+            saga_id=self.saga_id,
+            outcome=outcome,
+            reason=reason,
+            failed_step=failed_step,
+            tracking_id=self.recorded.get("tracking_id"),
+            charge_id=self.recorded.get("charge_id"),
+            amount_cents=self.order.amount_cents,
+            compensations=compensations or [],
+        )
+        final: dict[str, Any] = {"step": outcome, "outcome": outcome, "orderId": result.order_id}
+        if failed_step:
+            final["failedStep"] = failed_step
+        if failed_compensations:
+            final["failedCompensations"] = failed_compensations
+        set_status(self.ctx, **final)
+        yield self.ctx.call_activity(
+            ActivityName.PUBLISH_ORDER_STATUS,
+            input=status_input(OUTCOME_EVENT_TYPES[outcome], status.to_data()),
+            retry_policy=IO_RETRY,
+        )
+        self._log("saga finished", outcome=outcome, reason=reason)
+        return result.to_data()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def command(
+        self, event_type: EventType, action: StepName | CompensationName, **fields: Any
+    ) -> Command:
+        """The command of a step or compensation, under its deterministic command id."""
+        return COMMANDS[event_type](
+            saga_id=self.saga_id,
+            command_id=command_id(self.saga_id, action),
+            order_id=self.order.order_id,
+            **fields,
+        )
+
+    def send(self, event_type: EventType, command: Command) -> Flow:
+        """Publishes a command through the `send_command` activity; the error, or None."""
+        try:
+            yield self.ctx.call_activity(
+                ActivityName.SEND_COMMAND,
+                input=command_input(event_type, command.to_data()),
+                retry_policy=IO_RETRY,
+            )
+        except wf.TaskFailedError as error:
+            return str(error)
+        return None
+
+    def parse_reply(self, event: Any, expected_id: str) -> tuple[str, Reply | None]:
+        """The reply inside a raised event (`reply_event(...)`); None when it is not one.
+
+        The saga-replies subscription only raises valid replies, but the management API
+        can raise any event: a malformed one is logged and ignored, never acted on.
+        """
+        try:
+            reply_type = str(event["type"])
+            reply = parse_reply(reply_type, event["reply"])
+        except (InvalidMessage, KeyError, TypeError) as error:
+            self._log("malformed reply event ignored", event=expected_id, error=str(error))
+            return "", None
+        if reply.command_id != expected_id or reply.saga_id != self.saga_id:
+            self._log("reply for another command ignored", event=expected_id)
+            return reply_type, None
+        return reply_type, reply
+
+    def _log(self, message: str, level: int = logging.INFO, **extra: Any) -> None:
+        log_once(self.ctx, message, self.saga_id, level, order_id=self.order.order_id, **extra)
+
+
+def order_saga(ctx: wf.DaprWorkflowContext, data: dict[str, Any]) -> Flow:
+    """reserve -> (approval) -> charge -> ship; compensates in reverse on failure."""
+    return (yield from OrderSaga(ctx, SagaInput.parse(data)).run())
