@@ -24,9 +24,10 @@ RUN python -m venv /opt/venv
 COPY requirements.lock pyproject.toml README.md ./
 # Dependencies first, in their own layer: it is rebuilt only when the lock or pyproject change.
 RUN /opt/venv/bin/pip install --no-cache-dir --constraint requirements.lock setuptools wheel \
-    && mkdir -p services operator/workflowrun_operator \
+    && mkdir -p foundation services operator/workflowrun_operator \
     && /opt/venv/bin/pip install --no-cache-dir --no-build-isolation --constraint requirements.lock . \
     && /opt/venv/bin/pip uninstall --yes saga-platform
+COPY foundation ./foundation
 COPY services ./services
 COPY operator/workflowrun_operator ./operator/workflowrun_operator
 # The code itself, without dependencies; bytecode compiled now, as the root filesystem is

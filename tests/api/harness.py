@@ -23,7 +23,9 @@ from fastapi.testclient import TestClient
 from services.contracts.names import APPROVAL_DECISION_EVENT, WorkflowName
 from services.contracts.topology import GOOD_TEST_CARD
 from services.orchestrator.api import ApiSettings, create_api
-from tests.processes import SidecarProcess, free_port, wait_until
+from testkit.polling import wait_until
+from testkit.ports import free_port
+from testkit.sidecar import SidecarProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "components"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.orchestrator.api.durations import parse_go_duration
+from foundation.durations import parse_go_duration
 
 
 @pytest.mark.parametrize(

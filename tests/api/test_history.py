@@ -5,8 +5,8 @@ from __future__ import annotations
 import dapr.ext.workflow as wf
 from fastapi.testclient import TestClient
 
+from testkit.polling import wait_until
 from tests.api.harness import FAILING_CUSTOMER, WAITING_CUSTOMER, finished, order, started
-from tests.processes import wait_until
 
 
 def test_history_lists_each_event_with_its_payload(

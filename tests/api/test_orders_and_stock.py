@@ -11,9 +11,10 @@ from fastapi.testclient import TestClient
 
 from services.contracts.messages import IDENTIFIER_MAX_LENGTH, MAX_ORDER_ID_LENGTH
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, stock_key
+from testkit.observer import data_of, sub
+from testkit.sidecar import SidecarProcess, wait_connected
 from tests.api.harness import COMPONENTS, order
-from tests.processes import SidecarProcess
-from tests.pubsub.harness import Cluster, data_of, sub, wait_connected
+from tests.pubsub.harness import Cluster
 
 
 def test_a_placed_order_is_published_as_order_placed_on_orders(

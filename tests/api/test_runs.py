@@ -1,15 +1,17 @@
-"""Runs through the API, against the real SDK client on the embedded sidecar: start, get,
-list (paging, filters), raise event, suspend, resume, terminate, purge."""
+"""Runs through the API, against the real SDK client on the embedded sidecar: start (now or
+scheduled), get, list (paging, filters), raise event, suspend, resume, terminate, rerun,
+purge (one, forced, in bulk)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dapr.ext.workflow as wf
 from fastapi.testclient import TestClient
 
-from services.orchestrator.models import SagaConfig
+from services.orchestrator.workflow_io import SagaConfig
 from tests.api.harness import (
     FAILING_CUSTOMER,
     WAITING_CUSTOMER,
@@ -380,3 +382,155 @@ def test_purge_older_than_needs_a_go_duration(api: TestClient) -> None:
         response = api.post("/v1/runs/purge", json={"olderThan": bad})
         assert error_of(response) == (422, "VALIDATION_FAILED"), bad
     assert error_of(api.post("/v1/runs/purge", json={})) == (422, "VALIDATION_FAILED")
+
+
+def test_a_forced_purge_removes_a_run_whatever_its_state(
+    api: TestClient, client: wf.DaprWorkflowClient
+) -> None:
+    start_saga(api, "x-2", WAITING_CUSTOMER)
+    started(client, "order-x-2")
+
+    purged = api.delete("/v1/runs/order-x-2", params={"force": "true"})
+
+    assert purged.status_code == 200
+    assert purged.json() == {"purged": 1, "instanceIds": ["order-x-2"]}
+    assert error_of(api.get("/v1/runs/order-x-2")) == (404, "WORKFLOW_NOT_FOUND")
+    assert error_of(api.delete("/v1/runs/ghost", params={"force": "true"})) == (
+        404,
+        "WORKFLOW_NOT_FOUND",
+    )
+
+
+def test_purge_all_filtered_by_status_and_forced_for_a_status_that_is_not_terminal(
+    api: TestClient, client: wf.DaprWorkflowClient
+) -> None:
+    start_saga(api, "all-1")
+    start_saga(api, "all-2", FAILING_CUSTOMER)
+    start_saga(api, "all-3", WAITING_CUSTOMER)
+    start_saga(api, "all-4")
+    finished(client, "order-all-1")
+    finished(client, "order-all-2")
+    started(client, "order-all-3")
+    finished(client, "order-all-4")
+
+    failed = api.post("/v1/runs/purge", json={"all": True, "status": "FAILED"}).json()
+    not_forced = api.post("/v1/runs/purge", json={"all": True, "status": "RUNNING"})
+    running = api.post("/v1/runs/purge", json={"all": True, "status": "RUNNING", "force": True})
+    everything_terminal = api.post("/v1/runs/purge", json={"all": True}).json()
+
+    assert failed == {"purged": 1, "instanceIds": ["order-all-2"]}
+    assert error_of(not_forced) == (422, "VALIDATION_FAILED")
+    assert "force" in not_forced.json()["error"]["message"]
+    assert running.json() == {"purged": 1, "instanceIds": ["order-all-3"]}
+    assert sorted(everything_terminal["instanceIds"]) == ["order-all-1", "order-all-4"]
+    assert api.get("/v1/runs", params={"pageSize": 100}).json()["items"] == []
+
+
+def test_purge_created_before_a_moment(api: TestClient, client: wf.DaprWorkflowClient) -> None:
+    start_saga(api, "cut-1")
+    finished(client, "order-cut-1")
+    created = api.get("/v1/runs/order-cut-1").json()["createdAt"]
+
+    at_creation = api.post("/v1/runs/purge", json={"createdBefore": created}).json()
+    after = api.post("/v1/runs/purge", json={"createdBefore": "2999-01-01T00:00:00Z"}).json()
+
+    assert at_creation == {"purged": 0, "instanceIds": []}
+    assert after == {"purged": 1, "instanceIds": ["order-cut-1"]}
+
+
+def test_a_bulk_purge_names_exactly_one_selection(api: TestClient) -> None:
+    for body in (
+        {"all": True, "olderThan": "1h"},
+        {"createdBefore": "2025-01-01T00:00:00Z", "olderThan": "1h"},
+        {"all": False},
+        {"all": True, "status": "SLEEPING"},
+    ):
+        assert error_of(api.post("/v1/runs/purge", json=body)) == (422, "VALIDATION_FAILED"), body
+
+
+# --- scheduled start, list by age, rerun ---------------------------------------------
+
+
+def test_a_run_with_a_start_time_is_pending_until_then(
+    api: TestClient, client: wf.DaprWorkflowClient
+) -> None:
+    start_time = datetime.now(UTC) + timedelta(seconds=3)
+    response = api.post(
+        "/v1/workflows/order_saga/runs",
+        json={"input": order("sch-1"), "startTime": start_time.isoformat()},
+    )
+
+    assert response.status_code == 201, response.text
+    assert api.get("/v1/runs/order-sch-1").json()["status"] == "PENDING"
+    state = finished(client, "order-sch-1")
+    assert state.runtime_status == wf.WorkflowStatus.COMPLETED
+    assert state.last_updated_at.replace(tzinfo=UTC) >= start_time
+
+
+def test_runs_are_listed_by_creation_time(api: TestClient, client: wf.DaprWorkflowClient) -> None:
+    start_saga(api, "age-1")
+    finished(client, "order-age-1")
+    created = api.get("/v1/runs/order-age-1").json()["createdAt"]
+
+    def ids(created_after: str) -> list[str]:
+        page = api.get("/v1/runs", params={"createdAfter": created_after}).json()
+        return [run["instanceId"] for run in page["items"]]
+
+    assert ids(created) == ["order-age-1"]
+    assert ids("2999-01-01T00:00:00") == []
+    assert error_of(api.get("/v1/runs", params={"createdAfter": "yesterday"})) == (
+        422,
+        "VALIDATION_FAILED",
+    )
+
+
+def test_a_rerun_replays_a_finished_run_from_an_activity_with_a_new_input(
+    api: TestClient, client: wf.DaprWorkflowClient
+) -> None:
+    start_saga(api, "r-1")
+    finished(client, "order-r-1")
+    scheduled = [
+        event
+        for event in api.get("/v1/runs/order-r-1/history").json()["events"]
+        if event["kind"] == "TaskScheduled"
+    ]
+    assert scheduled[0]["name"] == "reserve_inventory"
+
+    # Without an eventId, from the beginning: the first activity.
+    same = api.post("/v1/runs/order-r-1/rerun", json={"newInstanceId": "rerun-1"})
+    changed = api.post(
+        "/v1/runs/order-r-1/rerun",
+        json={"eventId": scheduled[0]["eventId"], "newInstanceId": "rerun-2", "input": "zz"},
+    )
+    random_id = api.post("/v1/runs/order-r-1/rerun")
+
+    assert same.status_code == 201, same.text
+    assert same.json() == {"instanceId": "rerun-1"}
+    assert same.headers["location"] == "/v1/runs/rerun-1"
+    assert changed.json() == {"instanceId": "rerun-2"}
+    for instance_id in ("rerun-1", "rerun-2", random_id.json()["instanceId"]):
+        assert finished(client, instance_id).runtime_status == wf.WorkflowStatus.COMPLETED
+    assert api.get("/v1/runs/rerun-1").json()["output"]["reservationId"] == "res-r-1"
+    assert api.get("/v1/runs/rerun-2").json()["output"]["reservationId"] == "res-zz"
+    assert api.get("/v1/runs/order-r-1").json()["status"] == "COMPLETED"  # left as it was
+
+
+def test_a_rerun_needs_a_finished_run_an_activity_event_and_a_free_id(
+    api: TestClient, client: wf.DaprWorkflowClient
+) -> None:
+    start_saga(api, "r-2")
+    start_saga(api, "r-3", WAITING_CUSTOMER)
+    finished(client, "order-r-2")
+    started(client, "order-r-3")
+
+    assert error_of(api.post("/v1/runs/ghost/rerun")) == (404, "WORKFLOW_NOT_FOUND")
+    assert error_of(api.post("/v1/runs/order-r-3/rerun")) == (409, "WORKFLOW_NOT_TERMINAL")
+    assert error_of(api.post("/v1/runs/order-r-2/rerun", json={"eventId": 99}))[0] == 404
+    assert error_of(api.post("/v1/runs/order-r-2/rerun", json={"newInstanceId": "order-r-3"})) == (
+        409,
+        "WORKFLOW_ALREADY_EXISTS",
+    )
+    assert error_of(api.post("/v1/runs/order-r-2/rerun", json={"eventId": -1})) == (
+        422,
+        "VALIDATION_FAILED",
+    )

@@ -1,26 +1,21 @@
-"""`python -m services.cli` as a user runs it: a subprocess talking HTTP to the API served
+"""`python -m sagactl` as a user runs it: a subprocess talking HTTP to the API served
 by uvicorn over the real SDK clients on the embedded sidecar. Checks what people read
 (tables, lines), what scripts read (-o json / yaml) and the exit codes."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import dapr.ext.workflow as wf
 import yaml
 from dapr.clients import DaprClient
 from fastapi import FastAPI
 
-from services.cli.exit_codes import ExitCode
+from sagactl.exit_codes import ExitCode
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, stock_key
 from tests.api.harness import (
-    ROOT,
     WAITING_CUSTOMER,
     ServedApi,
     approval_request,
@@ -28,44 +23,8 @@ from tests.api.harness import (
     order,
     started,
 )
+from tests.cli.helpers import as_json, ok, sagactl, start
 from tests.processes import free_port, wait_until
-
-
-def sagactl(
-    url: str, *args: str, token: str | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_API_")}
-    env["SAGA_API_URL"] = url
-    if token is not None:
-        env["SAGA_API_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == ExitCode.OK, (result.returncode, result.stdout, result.stderr)
-    return result.stdout
-
-
-def as_json(result: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(ok(result))
-
-
-def start(url: str, order_id: str, customer: str = "cust-1") -> None:
-    output = ok(
-        sagactl(
-            url, "workflow", "run", "order_saga", "--input", json.dumps(order(order_id, customer))
-        )
-    )
-    assert output.strip() == (f"Workflow 'order_saga' started with instance ID: order-{order_id}")
 
 
 def test_run_get_and_list_for_people_and_for_scripts(
@@ -152,8 +111,11 @@ def test_a_token_is_sent_from_the_flag_or_the_environment(
     assert refused.returncode == ExitCode.UNAUTHORIZED
     assert "UNAUTHORIZED" in refused.stderr
     assert wrong.returncode == ExitCode.UNAUTHORIZED
-    assert ok(from_flag).strip() == "No resources found."
-    assert ok(from_env).strip() == "No resources found."
+    # An empty listing says so on stderr, as kubectl does; stdout stays empty.
+    assert ok(from_flag) == ""
+    assert from_flag.stderr.strip() == "No resources found."
+    assert ok(from_env) == ""
+    assert from_env.stderr.strip() == "No resources found."
 
 
 def test_raise_event_suspend_resume_terminate_and_history(
@@ -183,7 +145,14 @@ def test_raise_event_suspend_resume_terminate_and_history(
     assert bad_target.returncode == ExitCode.USAGE
 
     terminated = sagactl(
-        served_api, "workflow", "terminate", "order-e-2", "--output", '{"by": "ops"}', "-o", "json"
+        served_api,
+        "workflow",
+        "terminate",
+        "order-e-2",
+        "--output",
+        '{"by": "ops"}',
+        "--format",
+        "json",
     )
     assert as_json(terminated) == {"instanceId": "order-e-2"}
     assert finished(client, "order-e-2").runtime_status == wf.WorkflowStatus.TERMINATED

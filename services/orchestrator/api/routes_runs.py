@@ -1,5 +1,5 @@
 """Workflow runs: start, get, list, history (JSON and Mermaid), raise event, suspend,
-resume, terminate, purge. Each route translates HTTP into one gateway call and back."""
+resume, terminate, rerun, purge. Each route translates HTTP into one gateway call and back."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import PlainTextResponse
 
+from foundation.durations import parse_go_duration
 from services.contracts.names import WorkflowName
+from services.contracts.topology import TERMINAL_RUNTIME_STATUSES
 from services.orchestrator.api.dependencies import GatewayDep, SettingsDep
-from services.orchestrator.api.durations import parse_go_duration
 from services.orchestrator.api.errors import (
     ErrorCode,
     error_responses,
@@ -26,14 +27,16 @@ from services.orchestrator.api.schemas import (
     Accepted,
     History,
     Purged,
-    PurgeOlderThan,
+    PurgeRuns,
     RaiseEvent,
     Reason,
+    Rerun,
     Run,
     RunPage,
     RunStarted,
     StartRun,
     Terminate,
+    as_utc,
     run_from_state,
 )
 
@@ -82,7 +85,12 @@ def start_run(
 ) -> RunStarted:
     workflow = _workflow(name)
     data, default_id = prepare_input(workflow, body.input, settings.saga_config)
-    instance_id = gateway.start(workflow, data, body.instance_id or default_id)
+    start_at = as_utc(body.start_time) if body.start_time else None
+    instance_id = gateway.start(workflow, data, body.instance_id or default_id, start_at)
+    return _started(instance_id, response)
+
+
+def _started(instance_id: str, response: Response) -> RunStarted:
     response.headers["Location"] = f"/v1/runs/{instance_id}"
     return RunStarted(instance_id=instance_id)
 
@@ -90,9 +98,9 @@ def start_run(
 @router.get(
     "/runs",
     summary="List runs, a page at a time",
-    description="Pages over instance ids in the runtime's order; `status` and `name` "
-    "filter each page, so a filtered page may hold fewer than `pageSize` runs (even none) "
-    "while `continuationToken` says more pages remain.",
+    description="Pages over instance ids in the runtime's order; `status`, `name` and "
+    "`createdAfter` filter each page, so a filtered page may hold fewer than `pageSize` runs "
+    "(even none) while `continuationToken` says more pages remain.",
     responses=error_responses(401, 422),
 )
 def list_runs(
@@ -102,28 +110,53 @@ def list_runs(
         str | None, Query(description="Runtime status, or several comma-separated.")
     ] = None,
     name: Annotated[str | None, Query(description="Workflow name.")] = None,
+    created_after: Annotated[
+        datetime | None,
+        Query(
+            alias="createdAfter",
+            description="Only runs created at or after this moment (RFC 3339; UTC when it "
+            "names no zone), as `dapr workflow list --filter-max-age`.",
+        ),
+    ] = None,
     page_size: Annotated[int, Query(alias="pageSize", ge=1)] = 50,
     continuation_token: Annotated[str | None, Query(alias="continuationToken")] = None,
 ) -> RunPage:
     if page_size > settings.max_page_size:
         raise validation_failed(f"pageSize must be at most {settings.max_page_size}")
-    states, token = gateway.list_runs(page_size, continuation_token, _statuses(status), name)
+    states, token = gateway.list_runs(
+        page_size,
+        continuation_token,
+        _statuses(status),
+        name,
+        as_utc(created_after) if created_after else None,
+    )
     return RunPage(items=[run_from_state(state) for state in states], continuation_token=token)
 
 
 @router.post(
     "/runs/purge",
-    summary="Purge every terminal run older than a duration",
+    summary="Purge runs in bulk: every terminal run, or those older than a cutoff",
     responses=error_responses(401, 422),
 )
-def purge_older_than(body: PurgeOlderThan, gateway: GatewayDep) -> Purged:
-    try:
-        age = parse_go_duration(body.older_than)
-    except ValueError as error:
-        raise validation_failed(str(error)) from None
-    if age.total_seconds() < 0:
-        raise validation_failed("olderThan must not be negative")
-    purged = gateway.purge_terminal_created_before(datetime.now(UTC) - age)
+def purge_runs(body: PurgeRuns, gateway: GatewayDep) -> Purged:
+    created_before: datetime | None = None
+    if body.older_than is not None:
+        try:
+            age = parse_go_duration(body.older_than)
+        except ValueError as error:
+            raise validation_failed(str(error)) from None
+        if age.total_seconds() < 0:
+            raise validation_failed("olderThan must not be negative")
+        created_before = datetime.now(UTC) - age
+    elif body.created_before is not None:
+        created_before = as_utc(body.created_before)
+    statuses = _statuses(body.status) or TERMINAL_RUNTIME_STATUSES
+    running = sorted(statuses - TERMINAL_RUNTIME_STATUSES)
+    if running and not body.force:
+        raise validation_failed(
+            f"purging {', '.join(running)} runs needs force: true (they are not terminal)"
+        )
+    purged = gateway.purge_where(statuses, created_before, force=body.force)
     return Purged(purged=len(purged), instance_ids=purged)
 
 
@@ -207,11 +240,35 @@ def terminate_run(
     return Accepted(instance_id=instance_id)
 
 
+@router.post(
+    "/runs/{instanceId}/rerun",
+    status_code=HTTPStatus.CREATED,
+    summary="Start a new run replaying a finished one up to an event",
+    description="As `dapr workflow rerun`: the new run replays the history before the "
+    "event (a scheduled activity) and goes on from there; the source run is left as it is.",
+    responses=error_responses(400, 401, 404, 409, 422),
+)
+def rerun_run(
+    instance_id: RunId, gateway: GatewayDep, response: Response, body: Rerun | None = None
+) -> RunStarted:
+    return _started(gateway.rerun(instance_id, body or Rerun()), response)
+
+
 @router.delete(
     "/runs/{instanceId}",
     summary="Purge a finished run (and its child workflows)",
     responses=error_responses(401, 404, 409),
 )
-def purge_run(instance_id: RunId, gateway: GatewayDep) -> Purged:
-    gateway.purge(instance_id)
+def purge_run(
+    instance_id: RunId,
+    gateway: GatewayDep,
+    force: Annotated[
+        bool,
+        Query(
+            description="Purge whatever the run's state, outside the workflow state machine "
+            "(as `dapr workflow purge --force`); only for a run no worker is processing."
+        ),
+    ] = False,
+) -> Purged:
+    gateway.purge(instance_id, force=force)
     return Purged(purged=1, instance_ids=[instance_id])

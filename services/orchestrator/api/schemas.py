@@ -11,16 +11,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from services.contracts.models import StockLevel
+from services.contracts.messages import StockLevel
 
 InstanceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 
 # The statuses a run can report, as `dapr workflow list` shows them.
 RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "TERMINATED", "PENDING", "SUSPENDED", "STALLED")
-TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
 
 
 class ApiModel(BaseModel):
@@ -37,6 +36,11 @@ class StartRun(ApiModel):
         description="Instance id; default `order-<orderId>` for order_saga, "
         "`approval-<orderId>` for approval, a random id otherwise.",
     )
+    start_time: datetime | None = Field(
+        default=None,
+        description="When the run starts (RFC 3339; UTC when it names no zone), as `dapr "
+        "workflow run --start-time`; until then it is PENDING. Default: now.",
+    )
 
 
 class RaiseEvent(ApiModel):
@@ -51,12 +55,55 @@ class Terminate(ApiModel):
     output: Any = Field(default=None, description="Recorded as the run's output.")
 
 
-class PurgeOlderThan(ApiModel):
-    older_than: str = Field(
-        description="Go duration (`720h`, `1h30m`): purge terminal runs created before "
-        "now minus this.",
+class Rerun(ApiModel):
+    event_id: int | None = Field(
+        default=None,
+        ge=0,
+        le=4_294_967_295,
+        description="The history event the new run starts again from (a scheduled "
+        "activity's `eventId`); everything before it is replayed, not re-executed. "
+        "Default: the first activity, timer or child workflow the run scheduled (a rerun "
+        "from the beginning).",
+    )
+    new_instance_id: InstanceId | None = Field(
+        default=None, description="The new run's instance id; default a random id."
+    )
+    input: Any = Field(
+        default=None,
+        description="Replaces the recorded input of that event (JSON); leave the field out "
+        "to keep it.",
+    )
+
+
+class PurgeRuns(ApiModel):
+    """Exactly one of `olderThan`, `createdBefore` and `all` says which runs go."""
+
+    older_than: str | None = Field(
+        default=None,
+        description="Go duration (`720h`, `1h30m`): purge runs created before now minus this.",
         examples=["720h"],
     )
+    created_before: datetime | None = Field(
+        default=None, description="Purge runs created before this moment (RFC 3339)."
+    )
+    all: bool = Field(default=False, description="Purge runs whatever their age.")
+    status: str | None = Field(
+        default=None,
+        description="Only runs with this runtime status (or several, comma-separated); "
+        "default every terminal status. A status that is not terminal needs `force`.",
+    )
+    force: bool = Field(
+        default=False,
+        description="Purge outside the workflow state machine, whatever the run's state "
+        "(as `dapr workflow purge --force`); only for runs no worker is processing.",
+    )
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> PurgeRuns:
+        chosen = [self.older_than is not None, self.created_before is not None, self.all]
+        if sum(chosen) != 1:
+            raise ValueError("give exactly one of olderThan, createdBefore and all: true")
+        return self
 
 
 class Approve(ApiModel):

@@ -3,12 +3,14 @@
 It answers in the API's terms (runs, history events, `ApiError`s) and keeps the calls
 blocking: routes are plain `def`, so FastAPI runs them in its threadpool.
 
-Two things the public `DaprWorkflowClient` does not expose are taken from the durable-task
-client it wraps (pinned by the `dapr==1.19.*` dependency and by this package's tests):
-the raw history events, whose payloads (activity inputs and results, event data, timer
-times, child instance ids) make `details` and the Mermaid diagram worth reading, and the
-`reason` of suspend and resume, which `dapr workflow suspend --reason` records. Without
-that inner client (a different SDK), both fall back to the public calls.
+Three things the public `DaprWorkflowClient` does not expose are taken from the
+durable-task client it wraps (pinned by the `dapr==1.19.*` dependency and by this
+package's tests): the raw history events, whose payloads (activity inputs and results,
+event data, timer times, child instance ids) make `details` and the Mermaid diagram worth
+reading; the `reason` of suspend and resume, which `dapr workflow suspend --reason`
+records; and the `force` of purge (`dapr workflow purge --force`). Without that inner
+client (a different SDK), the first two fall back to the public calls and a forced purge
+answers 501.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import dapr.ext.workflow as wf
 from dapr.ext.workflow._durabletask.internal import protos as task_hub_protos
 from google.protobuf import wrappers_pb2
 
+from services.contracts.topology import TERMINAL_RUNTIME_STATUSES
 from services.orchestrator.api.errors import ErrorCode, conflict, not_found
 from services.orchestrator.api.schemas import (
-    TERMINAL_STATUSES,
     HistoryEvent,
+    Rerun,
     as_utc,
     history_event_from_proto,
     history_event_from_summary,
@@ -32,6 +35,8 @@ from services.orchestrator.api.schemas import (
 )
 
 _LIST_PAGE = 500
+# The events a rerun can start from (`RerunWorkflowFromEvent`).
+_RERUNNABLE = frozenset({"TaskScheduled", "TimerCreated", "ChildWorkflowInstanceCreated"})
 
 
 class WorkflowGateway:
@@ -42,8 +47,14 @@ class WorkflowGateway:
 
     # -- runs ----------------------------------------------------------------------------
 
-    def start(self, name: str, data: Any, instance_id: str | None) -> str:
-        return str(self.client.schedule_new_workflow(name, input=data, instance_id=instance_id))
+    def start(
+        self, name: str, data: Any, instance_id: str | None, start_at: datetime | None = None
+    ) -> str:
+        return str(
+            self.client.schedule_new_workflow(
+                name, input=data, instance_id=instance_id, start_at=start_at
+            )
+        )
 
     def find(self, instance_id: str, *, payloads: bool = True) -> Any | None:
         """The run's `WorkflowState`, or None when there is no such run."""
@@ -82,14 +93,17 @@ class WorkflowGateway:
         token: str | None,
         statuses: frozenset[str] | None,
         name: str | None,
+        created_after: datetime | None = None,
     ) -> tuple[list[Any], str | None]:
-        """One page of instance ids, as states, filtered by status and workflow name."""
+        """One page of instance ids, as states, filtered by status, workflow name and
+        creation time (at or after `created_after`)."""
         ids, next_token = self.page(page_size, token)
         states = [
             state
             for state in self.states(ids)
             if (statuses is None or status_name(state) in statuses)
             and (name is None or state.name == name)
+            and (created_after is None or as_utc(state.created_at) >= created_after)
         ]
         return states, next_token
 
@@ -110,7 +124,7 @@ class WorkflowGateway:
     def _require_not_terminal(self, instance_id: str, verb: str) -> Any:
         state = self.get(instance_id, payloads=False)
         status = status_name(state)
-        if status in TERMINAL_STATUSES:
+        if status in TERMINAL_RUNTIME_STATUSES:
             raise conflict(
                 ErrorCode.WORKFLOW_NOT_RUNNING,
                 f"cannot {verb} workflow run '{instance_id}': it is {status}",
@@ -146,21 +160,47 @@ class WorkflowGateway:
         self.get(instance_id, payloads=False)
         self.client.terminate_workflow(instance_id, output=output)
 
-    def purge(self, instance_id: str) -> None:
+    def rerun(self, instance_id: str, request: Rerun) -> str:
+        """A new run replaying `instance_id` up to the event, then going on from there."""
+        self._require_terminal(instance_id, "rerun")
+        event_id = request.event_id
+        if event_id is None:
+            event_id = self._first_rerunnable_event(instance_id)
+        # A body without `input` keeps the event's recorded input; `"input": null` clears it.
+        new_input = request.input if "input" in request.model_fields_set else wf.UNSET
+        return str(
+            self.client.rerun_workflow_from_event(
+                instance_id, event_id, new_instance_id=request.new_instance_id, input=new_input
+            )
+        )
+
+    def _first_rerunnable_event(self, instance_id: str) -> int:
+        """The id of the run's first restartable event: `dapr workflow rerun` without
+        `--event-id` reruns from the beginning, yet SDKs number their first action 0 or 1."""
+        for event in self.history(instance_id):
+            if event.kind in _RERUNNABLE:
+                return event.event_id
+        raise conflict(
+            "WORKFLOW_NOT_RERUNNABLE",
+            f"workflow run '{instance_id}' scheduled no activity, timer or child workflow "
+            "to rerun from",
+        )
+
+    def purge(self, instance_id: str, *, force: bool = False) -> None:
+        if force:
+            self.get(instance_id, payloads=False)
+            self._force_purge(instance_id)
+            return
         # Checked here as well as by the runtime: daprd's answer for a running instance
         # is not the same code on every version.
-        state = self.get(instance_id, payloads=False)
-        status = status_name(state)
-        if status not in TERMINAL_STATUSES:
-            raise conflict(
-                ErrorCode.WORKFLOW_NOT_TERMINAL,
-                f"workflow run '{instance_id}' is {status}; only a completed, failed or "
-                "terminated run can be purged (terminate it first)",
-            )
+        self._require_terminal(instance_id, "purged")
         self.client.purge_workflow(instance_id)
 
-    def purge_terminal_created_before(self, cutoff: datetime) -> list[str]:
-        """Purges every terminal run created before `cutoff`; returns their ids.
+    def purge_where(
+        self, statuses: frozenset[str], created_before: datetime | None, *, force: bool
+    ) -> list[str]:
+        """Purges every run in `statuses` created before `created_before` (any age when
+        None); returns their ids.
 
         Children go with their parent (recursive purge), so an id listed before its
         parent was purged may be gone by the time it is reached: skipped, not an error.
@@ -168,13 +208,34 @@ class WorkflowGateway:
         purged: list[str] = []
         for instance_id in list(self.all_ids()):
             state = self.find(instance_id, payloads=False)
-            if state is None or status_name(state) not in TERMINAL_STATUSES:
+            if state is None or status_name(state) not in statuses:
                 continue
-            if as_utc(state.created_at) >= cutoff:
+            if created_before is not None and as_utc(state.created_at) >= created_before:
                 continue
-            self.client.purge_workflow(instance_id)
+            if force:
+                self._force_purge(instance_id)
+            else:
+                self.client.purge_workflow(instance_id)
             purged.append(instance_id)
         return purged
+
+    def _require_terminal(self, instance_id: str, done: str) -> None:
+        status = status_name(self.get(instance_id, payloads=False))
+        if status not in TERMINAL_RUNTIME_STATUSES:
+            raise conflict(
+                ErrorCode.WORKFLOW_NOT_TERMINAL,
+                f"workflow run '{instance_id}' is {status}; only a completed, failed or "
+                f"terminated run can be {done} (terminate it first)",
+            )
+
+    def _force_purge(self, instance_id: str) -> None:
+        # The public client has no `force`; `dapr workflow purge --force` sends this request.
+        if self._stub is None:
+            raise NotImplementedError("force purge needs the durable-task client")
+        request = task_hub_protos.PurgeInstancesRequest(
+            instanceId=instance_id, recursive=True, force=True
+        )
+        self._stub.PurgeInstances(request)
 
     # -- the inner durable-task client ----------------------------------------------------
 

@@ -9,7 +9,12 @@ from typing import Any
 import yaml
 from tabulate import tabulate
 
-FORMATS = ("table", "json", "yaml")
+# `-o` as `dapr workflow` takes it: short (the default) and wide tables, json, yaml.
+FORMATS = ("short", "wide", "json", "yaml")
+# `table` was sagactl's name for `short` before it followed dapr; old scripts still pass it.
+FORMAT_ALIASES = {"table": "short"}
+# kubectl's words for an empty listing, printed on stderr (stdout stays empty, exit 0).
+NO_RESOURCES = "No resources found."
 _CELL = 60
 
 
@@ -33,15 +38,16 @@ def when(timestamp: str | None) -> str:
     return f"{date} {time.split('.')[0].removesuffix('Z')}Z" if time else timestamp
 
 
-def compact(value: Any, width: int = _CELL) -> str:
-    """A JSON value on one line, cut to `width` characters for a table cell."""
+def compact(value: Any, width: int | None = _CELL) -> str:
+    """A JSON value on one line, cut to `width` characters for a table cell (None: uncut)."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return text if len(text) <= width else text[: width - 3] + "..."
+    return text if width is None or len(text) <= width else text[: width - 3] + "..."
 
 
-def render(output: Output, output_format: str) -> str:
+def render(output: Output, output_format: str) -> str | None:
+    """The text for stdout, or None for an empty listing (see `NO_RESOURCES`)."""
     if output.raw is not None:
         return output.raw.rstrip("\n")
     if output_format == "json":
@@ -51,5 +57,5 @@ def render(output: Output, output_format: str) -> str:
     if output.message is not None:
         return output.message
     if not output.rows:
-        return "No resources found."
+        return None
     return tabulate(output.rows, headers=output.headers, tablefmt="plain")

@@ -3,6 +3,8 @@ out, failures raised as `ApiCallFailed` (with the API's error code) or `CannotCo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +22,20 @@ class ApiCallFailed(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a listing keeps: status (one or several, comma-separated), workflow
+    name, created at or after a moment."""
+
+    status: str | None = None
+    name: str | None = None
+    created_after: datetime | None = None
+
+
+# `rerun` without a new input: the event keeps the one recorded (null would replace it).
+KEEP_INPUT: Any = object()
 
 
 def _segment(value: str) -> str:
@@ -65,32 +81,36 @@ class SagaApi:
 
     # -- runs ----------------------------------------------------------------------------
 
-    def start_run(self, name: str, data: Any, instance_id: str | None) -> Any:
+    def start_run(
+        self, name: str, data: Any, instance_id: str | None, start_time: datetime | None
+    ) -> Any:
         body: dict[str, Any] = {"input": data}
         if instance_id:
             body["instanceId"] = instance_id
+        if start_time:
+            body["startTime"] = start_time.isoformat()
         return self._json("POST", f"/v1/workflows/{_segment(name)}/runs", json=body)
 
     def get_run(self, instance_id: str) -> Any:
         return self._json("GET", f"/v1/runs/{_segment(instance_id)}")
 
-    def list_runs(
-        self, status: str | None, name: str | None, page_size: int, token: str | None
-    ) -> Any:
+    def list_runs(self, where: RunFilter, page_size: int, token: str | None) -> Any:
         params: dict[str, Any] = {"pageSize": page_size}
-        if status:
-            params["status"] = status
-        if name:
-            params["name"] = name
+        if where.status:
+            params["status"] = where.status
+        if where.name:
+            params["name"] = where.name
+        if where.created_after:
+            params["createdAfter"] = where.created_after.isoformat()
         if token:
             params["continuationToken"] = token
         return self._json("GET", "/v1/runs", params=params)
 
-    def all_runs(self, status: str | None, name: str | None, page_size: int) -> list[Any]:
+    def all_runs(self, where: RunFilter, page_size: int) -> list[Any]:
         runs: list[Any] = []
         token: str | None = None
         while True:
-            page = self.list_runs(status, name, page_size, token)
+            page = self.list_runs(where, page_size, token)
             runs += page["items"]
             token = page.get("continuationToken")
             if not token:
@@ -120,11 +140,33 @@ class SagaApi:
         path = f"/v1/runs/{_segment(instance_id)}/terminate"
         return self._json("POST", path, json={"output": output})
 
-    def purge(self, instance_id: str) -> Any:
-        return self._json("DELETE", f"/v1/runs/{_segment(instance_id)}")
+    def rerun(
+        self,
+        instance_id: str,
+        event_id: int | None,
+        new_instance_id: str | None,
+        new_input: Any = KEEP_INPUT,
+    ) -> Any:
+        body: dict[str, Any] = {"eventId": event_id}
+        if new_instance_id:
+            body["newInstanceId"] = new_instance_id
+        if new_input is not KEEP_INPUT:
+            body["input"] = new_input
+        return self._json("POST", f"/v1/runs/{_segment(instance_id)}/rerun", json=body)
 
-    def purge_older_than(self, duration: str) -> Any:
-        return self._json("POST", "/v1/runs/purge", json={"olderThan": duration})
+    def purge(self, instance_id: str, force: bool = False) -> Any:
+        params = {"force": "true"} if force else {}
+        return self._json("DELETE", f"/v1/runs/{_segment(instance_id)}", params=params)
+
+    def purge_runs(self, created_before: datetime | None, status: str | None, force: bool) -> Any:
+        """Purges every terminal run (or every run in `status`) created before the cutoff;
+        every one when `created_before` is None."""
+        body: dict[str, Any] = {"status": status, "force": force}
+        if created_before is None:
+            body["all"] = True
+        else:
+            body["createdBefore"] = created_before.isoformat()
+        return self._json("POST", "/v1/runs/purge", json=body)
 
     # -- approvals, orders, stock --------------------------------------------------------
 

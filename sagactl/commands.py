@@ -9,11 +9,13 @@ import argparse
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.cli.api_client import SagaApi
-from services.cli.render import Output, compact, when
+from foundation.durations import parse_go_duration
+from sagactl.api_client import KEEP_INPUT, RunFilter, SagaApi
+from sagactl.render import Output, compact, when
 
 
 class UsageError(Exception):
@@ -44,46 +46,102 @@ def _input(args: argparse.Namespace) -> Any:
     return _json_argument(args.input, "--input")
 
 
+def _moment(text: str, flag: str, *, past: bool) -> datetime:
+    """A Go duration from now (back in time when `past`) or a timestamp (UTC when it names
+    no zone): how `dapr workflow` reads --start-time, --filter-max-age and --all-older-than."""
+    try:
+        duration = parse_go_duration(text)
+    except ValueError:
+        pass
+    else:
+        return datetime.now(UTC) + (-duration if past else duration)
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{flag} '{text}': expected a Go duration (90s, 1h30m, 720h) or a timestamp "
+            "(2025-01-02T15:04:05Z, 2025-01-02)"
+        ) from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _width(args: argparse.Namespace, short: int) -> int | None:
+    """Table cells are cut to `short` characters, except with -o wide."""
+    return None if args.output_format == "wide" else short
+
+
+def _refuse_state_store_flags(args: argparse.Namespace) -> None:
+    for flag, value in (
+        ("--connection-string", args.connection_string),
+        ("--table-name", args.table_name),
+    ):
+        if value is not None:
+            raise UsageError(
+                f"{flag}: sagactl reads workflows through the management API, never from "
+                "the actor state store; leave it out"
+            )
+
+
 # --- workflow -------------------------------------------------------------------------
 
 RUN_HEADERS = ["INSTANCE ID", "NAME", "STATUS", "CREATED", "LAST UPDATED"]
+WIDE_RUN_HEADERS = [*RUN_HEADERS, "CUSTOM STATUS", "FAILURE MESSAGE"]
 
 
-def _run_row(run: dict[str, Any]) -> list[Any]:
-    return [
+def _run_row(run: dict[str, Any], wide: bool) -> list[Any]:
+    row = [
         run["instanceId"],
         run["name"],
         run["status"],
         when(run.get("createdAt")),
         when(run.get("lastUpdatedAt")),
     ]
+    if wide:
+        row += [compact(run.get("customStatus"), None), (run.get("failure") or {}).get("message")]
+    return row
 
 
 def workflow_run(args: argparse.Namespace, api: SagaApi) -> Output:
-    started = api.start_run(args.name, _input(args), args.instance_id)
-    return Output(
-        started,
-        message=f"Workflow '{args.name}' started with instance ID: {started['instanceId']}",
-    )
+    start_time = _moment(args.start_time, "--start-time", past=False) if args.start_time else None
+    started = api.start_run(args.name, _input(args), args.instance_id, start_time)
+    message = f"Workflow '{args.name}' started with instance ID: {started['instanceId']}"
+    if start_time:
+        message += f" (scheduled for {start_time:%Y-%m-%d %H:%M:%S}Z)"
+    return Output(started, message=message)
 
 
 def workflow_list(args: argparse.Namespace, api: SagaApi) -> Output:
-    runs = api.all_runs(args.filter_status, args.filter_name, args.page_size)
-    return Output(runs, RUN_HEADERS, [_run_row(run) for run in runs])
+    _refuse_state_store_flags(args)
+    max_age = args.filter_max_age
+    where = RunFilter(
+        status=args.filter_status,
+        name=args.filter_name,
+        created_after=_moment(max_age, "--filter-max-age", past=True) if max_age else None,
+    )
+    runs = api.all_runs(where, args.page_size)
+    if args.output_format == "ids":
+        return Output(runs, message="\n".join(run["instanceId"] for run in runs) or None)
+    wide = args.output_format == "wide"
+    return Output(
+        runs,
+        WIDE_RUN_HEADERS if wide else RUN_HEADERS,
+        [_run_row(run, wide) for run in runs],
+    )
 
 
 def workflow_get(args: argparse.Namespace, api: SagaApi) -> Output:
     run = api.get_run(args.instance_id)
     failure = run.get("failure") or {}
+    width = _width(args, 100)
     fields = [
         ("Instance ID", run["instanceId"]),
         ("Name", run["name"]),
         ("Status", run["status"]),
         ("Created", when(run.get("createdAt"))),
         ("Last updated", when(run.get("lastUpdatedAt"))),
-        ("Input", compact(run.get("input"), 100)),
-        ("Output", compact(run.get("output"), 100)),
-        ("Custom status", compact(run.get("customStatus"), 100)),
+        ("Input", compact(run.get("input"), width)),
+        ("Output", compact(run.get("output"), width)),
+        ("Custom status", compact(run.get("customStatus"), width)),
     ]
     if failure:
         fields.append(("Failure", f"{failure.get('type')}: {failure.get('message')}"))
@@ -94,13 +152,14 @@ def workflow_history(args: argparse.Namespace, api: SagaApi) -> Output:
     if args.mermaid:
         return Output(None, raw=api.mermaid(args.instance_id))
     history = api.history(args.instance_id)
+    width = _width(args, 60)
     rows = [
         [
             event["kind"],
             event.get("name") or "",
             event["eventId"],
             when(event.get("timestamp")),
-            compact(event.get("details") or None),
+            compact(event.get("details") or None, width),
         ]
         for event in history["events"]
     ]
@@ -130,15 +189,40 @@ def workflow_terminate(args: argparse.Namespace, api: SagaApi) -> Output:
     return Output(accepted, message=f"Workflow '{args.instance_id}' terminated")
 
 
+def workflow_rerun(args: argparse.Namespace, api: SagaApi) -> Output:
+    given = args.input is not None or args.input_file is not None
+    new_input = _input(args) if given else KEEP_INPUT
+    started = api.rerun(args.instance_id, args.event_id, args.new_instance_id, new_input)
+    start = "the beginning" if args.event_id is None else f"event {args.event_id}"
+    return Output(
+        started,
+        message=f"Workflow '{args.instance_id}' rerun from {start} with instance ID: "
+        f"{started['instanceId']}",
+    )
+
+
 def workflow_purge(args: argparse.Namespace, api: SagaApi) -> Output:
-    if bool(args.instance_ids) == bool(args.all_older_than):
-        raise UsageError("give instance IDs or --all-older-than DURATION (one of them)")
-    if args.all_older_than:
-        result = api.purge_older_than(args.all_older_than)
+    _refuse_state_store_flags(args)
+    if args.scheduler_namespace is not None:
+        raise UsageError(
+            "--scheduler-namespace: sagactl purges through the management API (the "
+            "orchestrator's sidecar) and never reaches the scheduler; leave it out"
+        )
+    bulk = args.all or args.all_older_than is not None
+    if bulk and args.instance_ids:
+        raise UsageError("instance IDs cannot be combined with --all or --all-older-than")
+    if args.all_filter_status and args.all_older_than is None:
+        raise UsageError("--all-filter-status can only be used with --all-older-than")
+    if not bulk and not args.instance_ids:
+        raise UsageError("give instance IDs, --all or --all-older-than DURATION")
+    if bulk:
+        older = args.all_older_than
+        cutoff = _moment(older, "--all-older-than", past=True) if older is not None else None
+        result = api.purge_runs(cutoff, args.all_filter_status, args.force)
     else:
         ids: list[str] = []
         for instance_id in args.instance_ids:  # stops at the first that cannot be purged
-            ids += api.purge(instance_id)["instanceIds"]
+            ids += api.purge(instance_id, args.force)["instanceIds"]
         result = {"purged": len(ids), "instanceIds": ids}
     purged = result["instanceIds"]
     message = f"Purged {result['purged']} workflow(s)" + (

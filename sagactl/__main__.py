@@ -1,0 +1,5 @@
+import sys
+
+from sagactl.main import main
+
+sys.exit(main())
