@@ -1,11 +1,22 @@
-"""The SQLite conventions of the sidecar's three stores (workflows, pub/sub, state)."""
+"""The SQLite conventions of the sidecar's three stores (workflows, pub/sub, state).
+
+Several sidecars (and their restarts) open the same file at the same moment, fresh or
+not: every step of opening one must wait for the others rather than fail. SQLite's busy
+timeout covers most of it, but not the switch of a fresh file to WAL: that statement
+reads the file header, then upgrades to a write, and SQLite refuses such an upgrade at
+once with SQLITE_BUSY when another connection writes (waiting could deadlock). The
+switch is therefore retried until the timeout.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+_RETRY_FIRST, _RETRY_MAX = 0.001, 0.05
 
 
 def connect(
@@ -19,10 +30,34 @@ def connect(
     if path is None:
         return sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # `timeout` is SQLite's busy timeout, in force before the first statement below.
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={synchronous}")
+    try:
+        _switch_to_wal(db, timeout)
+        db.execute(f"PRAGMA synchronous={synchronous}")
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def _switch_to_wal(db: sqlite3.Connection, timeout: float) -> None:
+    """`PRAGMA journal_mode=WAL`, again while SQLite answers SQLITE_BUSY without having
+    waited (above), for up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = _RETRY_FIRST
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+        time.sleep(min(delay, left))  # a back-off between attempts, nothing to wait for
+        delay = min(delay * 2, _RETRY_MAX)
 
 
 @contextmanager

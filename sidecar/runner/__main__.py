@@ -1,7 +1,8 @@
 """`python -m sidecar.runner [-f dapr.yaml]`: Dapr's Multi-App Run on embedded sidecars.
 
-Exit codes: 0 after Ctrl-C/SIGTERM (or an app finishing with 0), 1 when a process died
-or did not come up, 2 when the template cannot be run (nothing was started).
+Exit codes: 0 after Ctrl-C/SIGTERM/SIGHUP (or an app finishing with 0), 1 when a process
+died or did not come up, or the runner's parent died, 2 when the template cannot be run
+(nothing was started).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parent = os.getppid()  # first: a launcher dying from here on is noticed
     args = parser().parse_args(argv)
     sink = Sink()
     run_file: Path = args.run_file
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     timeouts = Timeouts(
         sidecar_ready=args.sidecar_timeout, app_ready=args.app_timeout, grace=args.grace_period
     )
-    return asyncio.run(Supervisor(launches, timeouts, sink).run())
+    return asyncio.run(Supervisor(launches, timeouts, sink, parent).run())
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ mix mid-line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import os
 import sys
-from typing import BinaryIO, TextIO
+from typing import IO, AnyStr, BinaryIO, TextIO
 
 # A "line" longer than this is written in pieces rather than buffered without bound.
 MAX_LINE = 64 * 1024
@@ -22,25 +25,44 @@ def prefix(role: str, app_id: str) -> bytes:
 
 
 class Sink:
-    """Where prefixed lines go; a closed stdout (`| head`) silently drops further output."""
+    """Where prefixed lines and the runner's notices go. Output that cannot be written
+    any more (EPIPE: `| head`, or a launcher that died; EIO: a closed terminal) is dropped
+    rather than raised: writing is never a reason for the runner not to stop its processes.
+    """
 
     def __init__(self, stream: BinaryIO | None = None, notices: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout.buffer
         self._notices = notices if notices is not None else sys.stderr
-        self._broken = False
+        self._dead: set[object] = set()  # the streams that cannot be written
 
     def write_lines(self, head: bytes, lines: list[bytes]) -> None:
-        if self._broken or not lines:
-            return
-        try:
-            self._stream.write(b"".join(head + line + b"\n" for line in lines))
-            self._stream.flush()
-        except BrokenPipeError:
-            self._broken = True
+        if lines:
+            self._write(self._stream, b"".join(head + line + b"\n" for line in lines))
 
     def notice(self, message: str) -> None:
         """The runner's own messages, on stderr so they survive `> app.log`."""
-        print(f"runner: {message}", file=self._notices, flush=True)
+        self._write(self._notices, f"runner: {message}\n")
+
+    def _write(self, stream: IO[AnyStr], data: AnyStr) -> None:
+        if stream in self._dead:
+            return
+        try:
+            stream.write(data)
+            stream.flush()
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            self._dead.add(stream)
+            _to_devnull(stream)
+
+
+def _to_devnull(stream: IO[AnyStr]) -> None:
+    """Points the stream's file descriptor at /dev/null: what is still buffered, and the
+    interpreter's last flush at exit, then succeed (Python would otherwise print "Exception
+    ignored ... BrokenPipeError" on the dead stream and exit with 120)."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
 
 
 async def pump(reader: asyncio.StreamReader, head: bytes, sink: Sink) -> None:

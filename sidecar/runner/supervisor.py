@@ -17,11 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sidecar.runner import groups, probes
+from sidecar.runner import groups, lifeline, probes
 from sidecar.runner.output import Sink, prefix, pump
 from sidecar.runner.plan import Launch
 
 _POLL = 0.05
+# SIGHUP: the terminal the runner was started from closed.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,19 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, launches: Sequence[Launch], timeouts: Timeouts, sink: Sink) -> None:
+    def __init__(
+        self,
+        launches: Sequence[Launch],
+        timeouts: Timeouts,
+        sink: Sink,
+        parent: int | None = None,
+    ) -> None:
+        """`parent`: the process id of whoever started the runner, which it outlives
+        only to stop everything (None: the runner does not watch its parent)."""
         self._launches = launches
         self._timeouts = timeouts
         self._sink = sink
+        self._parent = parent
         self._children: list[Child] = []
         self._spawning: set[asyncio.Task[Child]] = set()
         self._done = asyncio.Event()
@@ -66,17 +77,19 @@ class Supervisor:
     async def run(self) -> int:
         """Runs until a signal or an unexpected exit; returns the runner's exit code."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in _STOP_SIGNALS:
             loop.add_signal_handler(sig, self._on_signal, sig)
         startup = asyncio.create_task(self._start_all())
+        watch = asyncio.create_task(self._watch_parent())
         try:
             await self._done.wait()
         finally:
-            startup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await startup
+            for task in (startup, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._shutdown()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in _STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
         if self._exit_code:
             self._sink.notice(f"error: {self._reason}")
@@ -89,15 +102,21 @@ class Supervisor:
         if self._done.is_set():
             return
         self._reason, self._exit_code = reason, exit_code
-        self._sink.notice(f"{reason}; stopping all apps")
         self._done.set()
+        self._sink.notice(f"{reason}; stopping all apps")
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self._done.is_set():
-            self._sink.notice(f"{sig.name} again: killing everything now")
             self._hurry.set()
+            self._sink.notice(f"{sig.name} again: killing everything now")
         else:
             self._finish(f"received {sig.name}", 0)
+
+    async def _watch_parent(self) -> None:
+        if self._parent is None:
+            return
+        await lifeline.parent_gone(self._parent)
+        self._finish(f"the process that started the runner ({self._parent}) is gone", 1)
 
     async def _start_all(self) -> None:
         """Starts the apps side by side; the first failure cancels the other startups."""
@@ -170,6 +189,7 @@ class Supervisor:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=lifeline.dies_with_this_process(),
             )
         except OSError as error:
             name = f"app '{app_id}'" if role == "app" else f"sidecar of app '{app_id}'"

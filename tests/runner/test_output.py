@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 
 from sidecar.runner.output import MAX_LINE, Sink, prefix, pump
 
@@ -50,3 +51,19 @@ async def test_a_closed_stdout_does_not_stop_the_copy() -> None:
     reader.feed_data(b"a\nb\n")
     reader.feed_eof()
     await pump(reader, b"", Sink(Closed(), io.StringIO()))
+
+
+def test_output_nobody_reads_goes_to_dev_null_and_raises_nothing() -> None:
+    """The reader of the runner's pipe died (a killed launcher): writing must neither
+    raise (the runner would ignore the signal it was reporting) nor fail at exit."""
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    os.close(out_read)
+    os.close(err_read)
+    with open(out_write, "wb") as stream, open(err_write, "w") as notices:
+        sink = Sink(stream, notices)
+        sink.write_lines(b"== APP == orders | ", [b"lost"])
+        sink.notice("received SIGTERM; stopping all apps")
+        sink.notice("stopped")
+        for fd in (out_write, err_write):
+            assert os.readlink(f"/proc/self/fd/{fd}") == os.devnull

@@ -45,6 +45,7 @@ if os.environ.get("APP_PORT"):
     server = socket.create_server(("127.0.0.1", int(os.environ["APP_PORT"])))
 
 def stop(*_):
+    helper.terminate()  # for a runner killed with SIGKILL, which cannot stop the group
     # Apps are stopped before sidecars: the sidecar still answers here.
     print(f"MARKER stopping sidecar={healthz()}", flush=True)
     sys.exit(0)
@@ -65,21 +66,27 @@ class Runner:
 
     @classmethod
     def start(cls, run_file: Path, *extra: str) -> Runner:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sidecar.runner", "-f", str(run_file), *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=run_file.parent,
+        return cls.reading(
+            [sys.executable, "-m", "sidecar.runner", "-f", str(run_file), *extra], run_file.parent
         )
+
+    @classmethod
+    def reading(cls, argv: list[str], cwd: Path, close_after: str = "") -> Runner:
+        """Starts `argv` (the runner, or a launcher that copies the runner's output); with
+        `close_after`, the reading ends and the pipe's read end closes after that text."""
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
         runner = cls(process)
-        runner.reader = threading.Thread(target=runner._read, daemon=True)
+        runner.reader = threading.Thread(target=runner._read, args=(close_after,), daemon=True)
         runner.reader.start()
         return runner
 
-    def _read(self) -> None:
+    def _read(self, close_after: str) -> None:
         assert self.process.stdout is not None
         for raw in self.process.stdout:
             self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+            if close_after and close_after in self.lines[-1]:
+                self.process.stdout.close()
+                return
 
     def output(self) -> str:
         return "\n".join(self.lines)
@@ -125,6 +132,20 @@ def processes_mentioning(marker: str) -> dict[int, str]:
         if marker in cmdline and state != "Z":
             found[int(entry.name)] = cmdline
     return found
+
+
+def wait_all_started(project: Path) -> None:
+    """Polls until both sidecars, both apps and the apps' helpers run (an app prints its
+    marker before it spawns its helper: a snapshot could miss one)."""
+
+    def all_started() -> bool:
+        started = processes_mentioning(str(project))
+        sidecars = [cmd for cmd in started.values() if "-m sidecar " in cmd]
+        helpers = [cmd for cmd in started.values() if "signal.pause()" in cmd]
+        apps = [cmd for cmd in started.values() if cmd.endswith("app.py ") and cmd not in helpers]
+        return (len(sidecars), len(apps), len(helpers)) == (2, 2, 2)
+
+    wait_until(all_started, timeout=10, what="2 sidecars, 2 apps and the apps' 2 helpers")
 
 
 @pytest.fixture
@@ -184,15 +205,7 @@ def test_runs_both_apps_with_sidecars_and_stops_cleanly_on_sigterm(
     assert len(runner.matching("warning: ignoring appHealthCheckPath")) == 1
     assert (project / ".data").is_dir()
 
-    def all_started() -> bool:
-        # An app prints its marker before it spawns its helper: poll, do not snapshot.
-        started = processes_mentioning(str(project))
-        sidecars = [cmd for cmd in started.values() if "-m sidecar " in cmd]
-        helpers = [cmd for cmd in started.values() if "signal.pause()" in cmd]
-        apps = [cmd for cmd in started.values() if cmd.endswith("app.py ") and cmd not in helpers]
-        return (len(sidecars), len(apps), len(helpers)) == (2, 2, 2)
-
-    wait_until(all_started, timeout=10, what="2 sidecars, 2 apps and the apps' 2 helpers")
+    wait_all_started(project)
 
     runner.process.send_signal(signal.SIGTERM)
     assert runner.wait_exit() == 0, runner.output()
