@@ -34,11 +34,14 @@ class SettingsError(ValueError):
 def load(model: type[S], env: Mapping[str, str] | None = None, **overrides: Any) -> S:
     """`model` read from `env` (default: the process environment), `overrides` winning;
     `SettingsError` naming each bad variable otherwise."""
-    cls = model if env is None else _reading(model, env)
     try:
-        return cls(**overrides)
+        if env is None:
+            return model(**overrides)
+        read = _reading(model, env)(**overrides)
     except ValidationError as error:
         raise SettingsError(_describe(model, error)) from None
+    # Validated already: the values go into `model` itself, not the reading subclass.
+    return model.model_construct(**dict(read))
 
 
 def exit_on_error(read: Callable[[], S]) -> S:

@@ -22,6 +22,7 @@ from dapr.clients import DaprClient
 from dapr.clients.grpc._response import TopicEventResponse
 from dapr.ext.grpc import App, Rule, SubscriptionMessage
 
+from foundation.logs import log_context
 from services.contracts.messages import Contract, DeadLetter, InvalidMessage
 from services.contracts.names import PUBSUB, AppId, EventType, Topic, dead_letter_topic
 from services.contracts.topology import COMMANDS, SUBSCRIPTIONS
@@ -148,25 +149,32 @@ class CommandHandling:
             command = model.parse(bytes(event.raw_data()))
         except InvalidMessage as error:
             return self.reject(event, error.reason)
-        context = {
-            "saga_id": getattr(command, "saga_id", None),
-            "command_id": getattr(command, "command_id", None),
-            "event_id": event.id(),
-        }
+        saga_id = getattr(command, "saga_id", None)
+        with log_context(
+            saga_id=saga_id,
+            instance_id=saga_id,
+            command_id=getattr(command, "command_id", None),
+            event_id=event.id(),
+        ):
+            return self._answer(event, command, handler)
+
+    def _answer(
+        self,
+        event: SubscriptionMessage,
+        command: C,
+        handler: Callable[[C], tuple[EventType, Contract]],
+    ) -> TopicEventResponse:
         try:
             reply_type, reply = handler(command)
         except Exception:  # whatever failed, the command is retried, then dead-lettered
-            log.exception("command not handled; it will be redelivered", extra=context)
+            log.exception("command not handled; it will be redelivered")
             return TopicEventResponse("retry")
         try:
             publish(self.client, self.reply_topic, reply_type, reply)
         except Exception:  # the SDK raises several error types; the command is retried
-            log.exception("reply not published; the command will be redelivered", extra=context)
+            log.exception("reply not published; the command will be redelivered")
             return TopicEventResponse("retry")
-        log.info(
-            "command handled",
-            extra={**context, "command": event.type(), "reply": str(reply_type)},
-        )
+        log.info("command handled", extra={"command": event.type(), "reply": str(reply_type)})
         return TopicEventResponse("success")
 
     def command_handler(self, event_type: EventType, decide: Decide) -> TopicHandler:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -130,9 +130,7 @@ def commit(client: DaprClient, writes: Sequence[TransactionalStateOperation]) ->
         raise
 
 
-def retry_on_conflict(
-    attempt: Callable[[], T], context: Mapping[str, object], attempts: int = ATTEMPTS
-) -> T:
+def retry_on_conflict(attempt: Callable[[], T], attempts: int = ATTEMPTS) -> T:
     """Runs `attempt` until it gets through without a `StateConflict` (full-jitter backoff)."""
     for number in range(attempts):
         try:
@@ -140,7 +138,7 @@ def retry_on_conflict(
         except StateConflict as conflict:
             log.debug(
                 "state conflict; reading again",
-                extra={**context, "attempt": number + 1, "conflict": str(conflict)},
+                extra={"attempt": number + 1, "conflict": str(conflict)},
             )
             time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**number)))
     raise StateConflict(f"still conflicting after {attempts} attempts")
@@ -151,12 +149,11 @@ def answer_once(
 ) -> tuple[EventType, Reply]:
     """The command's reply: the stored one when it was answered before, else `decide`'s,
     committed together with its writes and the stored reply."""
-    context = {"saga_id": command.saga_id, "command_id": command.command_id}
 
     def attempt() -> tuple[EventType, Reply]:
         stored = read(client, command_key, StoredReply)
         if stored is not None:
-            log.info("command seen before; answering its stored reply", extra=context)
+            log.info("command seen before; answering its stored reply")
             return stored.value.decoded()
         decision = decide()
         record = StoredReply(event_type=decision.reply_type, reply=decision.reply.to_data())
@@ -165,7 +162,7 @@ def answer_once(
         )
         return decision.reply_type, decision.reply
 
-    return retry_on_conflict(attempt, context)
+    return retry_on_conflict(attempt)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,6 @@ class OrchestratorActivities:
             "command sent",
             extra={
                 "saga_id": command.saga_id,
-                "instance_id": ctx.workflow_id,
                 "command": str(event_type),
                 "command_id": command.command_id,
             },
@@ -93,7 +92,6 @@ class OrchestratorActivities:
             "order status published",
             extra={
                 "saga_id": status.saga_id,
-                "instance_id": ctx.workflow_id,
                 "event_type": str(event_type),
                 "outcome": status.outcome,
             },
@@ -107,7 +105,6 @@ class OrchestratorActivities:
             "approval requested",
             extra={
                 "saga_id": request.saga_id,
-                "instance_id": ctx.workflow_id,
                 "reminder": request.reminder,
                 "expires_at": request.expires_at.isoformat(),
             },
@@ -129,7 +126,7 @@ class OrchestratorActivities:
             except InvalidMessage as error:
                 log.error(
                     "unreadable stock level",
-                    extra={"instance_id": ctx.workflow_id, "sku": sku, "reason": error.reason},
+                    extra={"sku": sku, "reason": error.reason},
                 )
         return levels
 
@@ -139,5 +136,5 @@ class OrchestratorActivities:
         publish(self.dapr, Topic.ORDER_STATUS, EventType.INVENTORY_LOW_STOCK, level)
         log.warning(
             "low stock",
-            extra={"instance_id": ctx.workflow_id, "sku": level.sku, "available": level.available},
+            extra={"sku": level.sku, "available": level.available},
         )

@@ -15,6 +15,7 @@ from typing import Any
 import dapr.ext.workflow as wf
 from dapr.clients import DaprClient
 
+from foundation.logs import log_context
 from services.orchestrator.activities import Activity, OrchestratorActivities
 from services.orchestrator.workflows import WORKFLOWS, Workflow
 from services.orchestrator.workflows.common import Flow
@@ -39,8 +40,11 @@ def _workflow_entry(workflow: Workflow) -> Callable[[wf.DaprWorkflowContext, Any
 
 
 def _activity_entry(activity: Activity) -> Activity:
+    """The activity with its workflow's instance id on every line it logs."""
+
     def entry(ctx: wf.WorkflowActivityContext, data: Any) -> Any:
-        return activity(ctx, data)
+        with log_context(instance_id=ctx.workflow_id):
+            return activity(ctx, data)
 
     entry.__name__ = entry.__qualname__ = getattr(activity, "__name__", "activity")
     entry.__doc__ = activity.__doc__

@@ -29,6 +29,7 @@ from dapr.clients import DaprClient
 from dapr.clients.grpc._response import TopicEventResponse
 from dapr.ext.grpc import App, SubscriptionMessage
 
+from foundation.logs import log_context
 from services.common.messaging import CommandHandling, TopicHandler, subscribe
 from services.contracts.messages import (
     ApprovalDecided,
@@ -88,13 +89,16 @@ class OrchestratorSubscriptions:
         except InvalidMessage as error:
             return self.messages.reject(event, error.reason)
         instance_id = saga_instance_id(order.order_id)
-        context = {"saga_id": instance_id, "instance_id": instance_id, "event_id": event.id()}
+        with log_context(saga_id=instance_id, instance_id=instance_id, event_id=event.id()):
+            return self._start_saga(order, instance_id)
+
+    def _start_saga(self, order: OrderPlaced, instance_id: str) -> TopicEventResponse:
         try:
             existing = self.workflows.get_workflow_state(instance_id, fetch_payloads=False)
             if existing is not None:
                 log.info(
                     "duplicate order.placed: the saga exists, nothing started",
-                    extra={**context, "status": existing.runtime_status.name},
+                    extra={"status": existing.runtime_status.name},
                 )
                 return SUCCESS
             self.workflows.schedule_new_workflow(
@@ -104,14 +108,14 @@ class OrchestratorSubscriptions:
             )
         except grpc.RpcError as error:
             if _code(error) == grpc.StatusCode.ALREADY_EXISTS:
-                log.info("duplicate order.placed: the saga was started meanwhile", extra=context)
+                log.info("duplicate order.placed: the saga was started meanwhile")
                 return SUCCESS
             log.warning(
                 "saga not started; the order will be redelivered",
-                extra={**context, "error": _details(error)},
+                extra={"error": _details(error)},
             )
             return RETRY
-        log.info("saga started", extra={**context, "amount_cents": order.amount_cents})
+        log.info("saga started", extra={"amount_cents": order.amount_cents})
         return SUCCESS
 
     # -- replies -----------------------------------------------------------------------
@@ -121,20 +125,16 @@ class OrchestratorSubscriptions:
             reply = parse_reply(str(event.type()), bytes(event.raw_data()))
         except InvalidMessage as error:
             return self.messages.reject(event, error.reason)
-        context = {
-            "saga_id": reply.saga_id,
-            "instance_id": reply.saga_id,
-            "command_id": reply.command_id,
-            "reply": str(event.type()),
-            "event_id": event.id(),
-        }
-        return self._raise(
-            reply.saga_id,
-            reply.command_id,
-            reply_event(str(event.type()), reply),
-            context,
-            "reply",
-        )
+        with log_context(
+            saga_id=reply.saga_id,
+            instance_id=reply.saga_id,
+            command_id=reply.command_id,
+            reply=str(event.type()),
+            event_id=event.id(),
+        ):
+            return self._raise(
+                reply.saga_id, reply.command_id, reply_event(str(event.type()), reply), "reply"
+            )
 
     # -- approvals ---------------------------------------------------------------------
 
@@ -148,45 +148,41 @@ class OrchestratorSubscriptions:
         except InvalidMessage as error:
             return self.messages.reject(event, error.reason)
         instance_id = approval_instance_id(decided.order_id)
-        context = {
-            "saga_id": saga_instance_id(decided.order_id),
-            "instance_id": instance_id,
-            "approved": decided.approved,
-            "approver": decided.approver,
-            "event_id": event.id(),
-        }
-        return self._raise(
-            instance_id, APPROVAL_DECISION_EVENT, decided.to_data(), context, "decision"
-        )
+        with log_context(
+            saga_id=saga_instance_id(decided.order_id),
+            instance_id=instance_id,
+            approved=decided.approved,
+            approver=decided.approver,
+            event_id=event.id(),
+        ):
+            return self._raise(instance_id, APPROVAL_DECISION_EVENT, decided.to_data(), "decision")
 
     # -- shared ------------------------------------------------------------------------
 
-    def _raise(
-        self, instance_id: str, name: str, data: Any, context: dict[str, Any], what: str
-    ) -> TopicEventResponse:
+    def _raise(self, instance_id: str, name: str, data: Any, what: str) -> TopicEventResponse:
         """Raises `name` into a live instance; acknowledges (and logs) anything else."""
         try:
             state = self.workflows.get_workflow_state(instance_id, fetch_payloads=False)
             if state is None:
-                log.warning(f"{what} for an unknown workflow acknowledged", extra=context)
+                log.warning(f"{what} for an unknown workflow acknowledged")
                 return SUCCESS
             if state.runtime_status.name in TERMINAL_RUNTIME_STATUSES:
                 log.info(
                     f"{what} for a finished workflow acknowledged",
-                    extra={**context, "status": state.runtime_status.name},
+                    extra={"status": state.runtime_status.name},
                 )
                 return SUCCESS
             self.workflows.raise_workflow_event(instance_id, name, data=data)
         except grpc.RpcError as error:
             if _code(error) == grpc.StatusCode.NOT_FOUND:  # purged since the check
-                log.warning(f"{what} for an unknown workflow acknowledged", extra=context)
+                log.warning(f"{what} for an unknown workflow acknowledged")
                 return SUCCESS
             log.warning(
                 f"{what} not raised; it will be redelivered",
-                extra={**context, "error": _details(error)},
+                extra={"error": _details(error)},
             )
             return RETRY
-        log.info(f"{what} raised", extra=context)
+        log.info(f"{what} raised")
         return SUCCESS
 
 
