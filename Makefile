@@ -35,14 +35,14 @@ install: $(STAMP) $(CHECKOV_STAMP)
 # The whole platform of dapr.yaml (four apps, each with its embedded sidecar) via the runner;
 # once every app is connected, it prints how to place an order, approve it and see its history.
 run: $(STAMP)
-	$(PY) -m services.demo.run -f dapr.yaml --data-dir .data/run
+	$(PY) -m demo.run -f dapr.yaml --data-dir .data/run
 
 # The same platform with short demo timeouts, its output in .data/demo/platform.log, plus 30
 # generated orders (normal, approvals, failures at each step) in a live view, a checked summary,
 # then a shutdown; exit code 1 if a saga is stuck or an outcome or the stock is wrong.
 demo: $(STAMP)
 	rm -rf .data/demo
-	$(PY) -m services.demo --data-dir .data/demo $(DEMO_ARGS)
+	$(PY) -m demo --data-dir .data/demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -96,3 +96,6 @@ deploy:
 
 undeploy:
 	skaffold delete $(SKAFFOLD_FLAGS)
+
+# ---- Dapr's runtime (daprd, placement, scheduler) built from its Go modules ---------------
+include tools/dapr/dapr.mk

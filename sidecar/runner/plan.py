@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sidecar
+from foundation.ports import free_port
 from sidecar import config as sidecar_config
 from sidecar.runner.template import AppSpec, PathField, Template, TemplateError
 
@@ -48,12 +49,6 @@ class Launch:
     http_port: int
     app_port: int | None
     host: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_in_use(port: int) -> bool:

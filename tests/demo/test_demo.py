@@ -1,13 +1,15 @@
-"""`make run` and `make demo` as real processes: `python -m services.demo.run` and
-`python -m services.demo`, each running the platform of the real `dapr.yaml` through the
-runner (free app and API ports, so they run beside anything else), plus the generator's
-pure parts (the mix, the orders, the judging, the stock check)."""
+"""`make run` and `make demo` as real processes: `python -m demo.run` and `python -m demo`,
+each running the platform of the real `dapr.yaml` through the runner (free app and API
+ports, so they run beside anything else), plus the launcher's plan of the ports and the
+generator's pure parts (the mix, the orders, the judging, the stock check)."""
 
 from __future__ import annotations
 
 import collections
+import io
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -20,30 +22,31 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
+from rich.console import Console
 
-from services.demo.generator import (
-    DECLINE_CARD,
-    EXPECTED,
-    UNKNOWN_SKU,
-    DemoOrder,
-    Kind,
-    Stock,
-    StockReport,
-    Summary,
-    build_orders,
-    judge,
-    mix,
-    render_summary,
-    stock_problems,
-    stock_reports,
-)
-from services.demo.launcher import parse_app_up
-from services.demo.run import READY_BANNER
+from demo.launcher import Launcher, Options
+from demo.orders import UNKNOWN_SKU, DemoOrder, build_orders
+from demo.outcomes import judge
+from demo.run import READY_BANNER
+from demo.scenarios import EXPECTED, Kind, mix
+from demo.stock import Stock
+from demo.summary import StockReport, Summary, render_summary, stock_problems, stock_reports
+from demo.tracking import Progress, Tracked
+from demo.view import LiveView, PlainView, make_view, render_frame
+from services.contracts.topology import DECLINING_TEST_CARD
+from sidecar.runner import plan
+from sidecar.runner.template import load
 from tests.processes import wait_until
 from tests.runner.test_runner import processes_mentioning
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "dapr.yaml"
+# The runner's line for an app that came up, with the ports it runs on.
+APP_UP = re.compile(
+    r"^runner: app '(?P<app>[^']+)' is up \(dapr grpc (?P<grpc>\d+), dapr http (?P<http>\d+), "
+    r"app port (?P<app_port>\d+)\)"
+)
 
 
 @dataclass
@@ -144,7 +147,7 @@ def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
 ) -> None:
     run = Child.start(
         "-m",
-        "services.demo.run",
+        "demo.run",
         "-f",
         str(TEMPLATE),
         "--data-dir",
@@ -161,12 +164,19 @@ def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
     banner = run.lines[start:end]
     # Ready means after every app was reported up, not merely the runner's own message.
     before = run.lines[:start]
-    assert {p.app_id for line in before if (p := parse_app_up(line))} == {
+    up = {m["app"]: m for line in before if (m := APP_UP.match(line))}
+    assert set(up) == {
         "orchestrator",
         "inventory",
         "payment",
         "shipping",
     }
+    # The runner ran on the ports the launcher planned and wrote into its template copy.
+    copy = yaml.safe_load((tmp_path / "run" / "dapr.yaml").read_text())
+    assert {
+        app["appID"]: (app["daprGRPCPort"], app["daprHTTPPort"], app["appPort"])
+        for app in copy["apps"]
+    } == {app: (int(m["grpc"]), int(m["http"]), int(m["app_port"])) for app, m in up.items()}
     api = next(line.split()[-1] for line in banner if "Management API" in line)
     assert httpx.get(f"{api}/healthz", timeout=5).status_code == 200
     assert any(f"{api}/docs" in line for line in banner)
@@ -223,7 +233,7 @@ def test_demo_runs_every_kind_of_order_to_its_expected_end(
     summary_path = tmp_path / "summary.json"
     demo = Child.start(
         "-m",
-        "services.demo",
+        "demo",
         "-f",
         str(TEMPLATE),
         "--data-dir",
@@ -317,7 +327,7 @@ def test_orders_of_each_kind_are_built_to_end_as_expected() -> None:
             for line in demo.order.items:
                 if line.sku in STOCK:
                     demand[line.sku] += line.quantity
-        assert (demo.order.card_number == DECLINE_CARD) == (demo.kind == Kind.CARD_DECLINED)
+        assert (demo.order.card_number == DECLINING_TEST_CARD) == (demo.kind == Kind.CARD_DECLINED)
         assert (demo.order.shipping_address.country == "BR") == (demo.kind == Kind.UNSHIPPABLE)
     # Every reservation fits at once, whatever order the sagas run in.
     assert all(demand[sku] <= STOCK[sku].available for sku in demand)
@@ -375,14 +385,31 @@ def test_stock_check_finds_lost_and_leaked_units() -> None:
     assert stock_problems(lost, all_ended=False) == stock_problems(lost)
 
 
-def test_runner_lines_give_the_sidecar_ports() -> None:
-    line = "runner: app 'payment' is up (dapr grpc 55195, dapr http 42915, app port 6002)"
-    ports = parse_app_up(line)
-    assert ports is not None
-    assert (ports.app_id, ports.grpc_port, ports.http_port) == ("payment", 55195, 42915)
-    assert (
-        parse_app_up("== APP == payment | runner: app 'x' is up (dapr grpc 1, dapr http 2)") is None
+def test_the_launcher_fixes_every_port_so_the_runner_plans_the_same(tmp_path: Path) -> None:
+    launcher = Launcher(
+        Options(
+            run_file=TEMPLATE,
+            data_dir=tmp_path,
+            api_port=0,
+            free_app_ports=True,
+            env={"STEP_TIMEOUT_SECONDS": "10"},
+        ),
+        io.BytesIO(),
     )
+    launcher.prepare()
+
+    def unplanned() -> int:
+        raise AssertionError("the launcher left a port for the runner to pick")
+
+    copy = load(tmp_path / "dapr.yaml")
+    launches = plan.build(copy, data_dir=tmp_path, environ={}, allocate_port=unplanned)
+    ports = [port for a in launches for port in (a.grpc_port, a.http_port, a.app_port)]
+    assert len(set(ports)) == len(ports) == 3 * len(launcher.app_ids)
+    assert launcher.api_url is not None
+    assert int(launcher.api_url.rsplit(":", 1)[1]) not in ports
+    assert all(app.env["STEP_TIMEOUT_SECONDS"] == "10" for app in copy.apps)
+    # `make run` beside `make demo`: none of the template's fixed app ports.
+    assert not {app.app_port for app in load(TEMPLATE).apps} & set(ports)
 
 
 def test_a_stuck_saga_fails_the_summary_and_skips_the_reservation_check() -> None:
@@ -407,3 +434,56 @@ def test_a_stuck_saga_fails_the_summary_and_skips_the_reservation_check() -> Non
     assert "what stays reserved not checked, 1 saga(s) unfinished" in text
     assert "FAILED: 1 problem(s):" in text
     assert summary.to_data()["stuck"] == [approved.order_id]
+
+
+# --- the views ------------------------------------------------------------------------------
+
+
+def _progress() -> Progress:
+    """Seven orders: one pending, one in flight, the rest ended as expected."""
+    tracked = [Tracked(demo, due=0) for demo in build_orders(7, "t5", STOCK, seed=5)]
+    for item in tracked[1:]:
+        item.placed_at = 0.0
+        item.stage = "reserving"
+    for item in tracked[2:]:
+        item.run = _run({"outcome": EXPECTED[item.demo.kind].outcome})
+        item.stage = EXPECTED[item.demo.kind].outcome
+    return Progress("t5", "http://127.0.0.1:8080", 0.0, tracked)
+
+
+def test_off_a_terminal_the_view_writes_plain_lines() -> None:
+    stream = io.StringIO()
+    view = make_view("auto", stream)
+    assert isinstance(view, PlainView)
+    progress = _progress()
+    view.event(progress, "t5-01 normal: completed")
+    view.update(progress)
+    view.close(progress)
+    lines = stream.getvalue().splitlines()
+    assert "t5-01 normal: completed" in lines[0]
+    assert "placed 6/7 | in flight 1 (reserving 1) | finished 5 (" in lines[1]
+    assert "\x1b" not in stream.getvalue()
+
+
+def test_the_live_view_redraws_in_place_and_gives_the_cursor_back() -> None:
+    stream = io.StringIO()
+    view = make_view("live", stream)
+    assert isinstance(view, LiveView)
+    progress = _progress()
+    view.update(progress)
+    view.event(progress, "t5-02 approved: completed")
+    view.close(progress)
+    output = stream.getvalue()
+    hidden, shown = output.index("\x1b[?25l"), output.rindex("\x1b[?25h")
+    assert hidden < output.index("t5-02 approved: completed") < shown
+    assert "\x1b[?1049h" not in output  # no alternate screen: the frames stay
+    assert "placed 6/7, finished 5/7" in output
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_a_frame_fits_the_terminal(width: int) -> None:
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(render_frame(_progress()))
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "total" in text

@@ -1,86 +1,48 @@
-"""The Multi-App Run runner (`python -m sidecar.runner`) as a child process, and when the
-platform it runs is ready to take orders.
+"""The Multi-App Run runner (`python -m sidecar.runner`) as a child process: planned,
+started, watched until the platform is ready (`readiness.py`), stopped.
 
-The runner prints `runner: app 'X' is up (dapr grpc G, dapr http H, app port P)` for each
-app and `runner: all N apps are running` at the end; the sidecar ports come from those
-lines, so the template may leave them to the runner. "Running" is not yet "ready": an app
-registers its subscriptions with its sidecar only once the sidecar reaches the app's port.
-The embedded pub/sub keeps a message published to a topic no app subscribes to yet (for
-its retention period, docs/sidecar-runtime.md), but until every service is connected a
-saga sits waiting for its replies and may time out. Ready therefore means, in this order:
-
-1. the runner reported every app up;
-2. each platform app's subscriptions show in its sidecar's `GET /v1.0/metadata`;
-3. the management API answers `GET /healthz`;
-4. the API reads the inventory's stock (`GET /v1/inventory/stock`): the state store
-   answers and the inventory has seeded its catalogue.
+Every port is decided before the runner starts, by the runner's own planner
+(`sidecar.runner.plan.build`) on the template with the caller's settings: each sidecar's
+gRPC and HTTP port and each app's port. They go into a copy of the template, written next
+to the data (`<data-dir>/dapr.yaml`, with absolute paths, the caller's settings in each
+app's `env`, which wins over the runner's environment), so the runner plans exactly those
+ports again and the launcher knows where every sidecar listens without reading its output.
+Planning first also fails a bad template or a taken port before anything starts.
 
 The runner runs in a session of its own, so a Ctrl-C in the terminal reaches only this
 process, which forwards it once; the runner then stops its apps before their sidecars.
-
-Settings the caller wants to change (the API port, free app ports, environment for the
-apps) go into a copy of the template, written next to the data (`<data-dir>/dapr.yaml`)
-with absolute paths: in a template, an app's `env` wins over the runner's environment.
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
-import functools
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import httpx
 import yaml
 
-from services.contracts.names import AppId, Topic
+from demo import readiness
+from foundation.ports import free_port
+from services.contracts.names import AppId
 from sidecar.runner import plan
 from sidecar.runner.template import AppSpec, Template, TemplateError, load
 
 DEFAULT_API_PORT = 8080
-_POLL = 0.1
-
-# What each platform app subscribes to (docs/workflows.md, docs/services.md): until these
-# show in its sidecar's metadata, a message published on them would not reach it.
-SUBSCRIPTIONS: Mapping[str, frozenset[str]] = {
-    AppId.ORCHESTRATOR: frozenset({Topic.ORDERS, Topic.SAGA_REPLIES, Topic.APPROVALS}),
-    AppId.INVENTORY: frozenset({Topic.INVENTORY_COMMANDS}),
-    AppId.PAYMENT: frozenset({Topic.PAYMENT_COMMANDS}),
-    AppId.SHIPPING: frozenset({Topic.SHIPPING_COMMANDS}),
-}
-
-_APP_UP = re.compile(
-    r"^runner: app '(?P<app>[^']+)' is up \(dapr grpc (?P<grpc>\d+), dapr http (?P<http>\d+)"
-)
-_ALL_UP = re.compile(r"^runner: all (?P<count>\d+) apps are running")
+# The runner's notice that it started every app (`readiness.py`, step 1).
+_ALL_UP = re.compile(r"^runner: all \d+ apps are running")
 
 
 class LaunchError(Exception):
     """The platform cannot be started (a template problem), or did not become ready."""
-
-
-@dataclass(frozen=True)
-class SidecarPorts:
-    app_id: str
-    grpc_port: int
-    http_port: int
-
-
-def parse_app_up(line: str) -> SidecarPorts | None:
-    """The sidecar ports of a runner's `app 'X' is up (...)` line, else None."""
-    match = _APP_UP.match(line)
-    if match is None:
-        return None
-    return SidecarPorts(match["app"], int(match["grpc"]), int(match["http"]))
 
 
 @dataclass(frozen=True)
@@ -95,6 +57,47 @@ class Options:
     env: Mapping[str, str] = field(default_factory=dict)
     grace_period: float = 10.0
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> Options:
+        """The options `add_platform_arguments` parsed, with `env` for every app."""
+        return cls(
+            run_file=args.run_file,
+            data_dir=args.data_dir,
+            api_port=args.api_port,
+            free_app_ports=args.free_app_ports,
+            env=env,
+            grace_period=args.grace_period,
+        )
+
+
+def add_platform_arguments(p: argparse.ArgumentParser, data_dir: Path) -> None:
+    """The options of the platform that `make run` and `make demo` both start."""
+    p.add_argument("-f", "--run-file", type=Path, default=Path("dapr.yaml"))
+    p.add_argument("--data-dir", type=Path, default=data_dir)
+    p.add_argument(
+        "--api-port",
+        type=int,
+        default=None,
+        help="the management API's port (default: the template's; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--free-app-ports",
+        action="store_true",
+        help="free app ports instead of the template's (to run beside another platform)",
+    )
+    p.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=120.0,
+        help="seconds for the platform to become ready (default: 120)",
+    )
+    p.add_argument(
+        "--grace-period",
+        type=float,
+        default=Options.grace_period,
+        help="seconds the runner gives a process to stop before killing it (default: 10)",
+    )
+
 
 class Launcher:
     """Starts the runner, copies its output to `output`, says when the platform is ready
@@ -107,18 +110,26 @@ class Launcher:
         if self._run_file.is_dir():
             self._run_file = self._run_file / "dapr.yaml"
         try:
-            self.template: Template = load(self._run_file)
+            template = load(self._run_file)
         except TemplateError as error:
             raise LaunchError(f"{self._run_file}: {error}") from None
         self.data_dir = options.data_dir.resolve()
         self._api_port = options.api_port
         if self._api_port == 0:
-            self._api_port = plan.free_port()
-        self._app_ports: dict[str, int] = {}
+            self._api_port = free_port()
+        # The template as the runner will see it: the caller's settings in each app's env.
+        self.template: Template = replace(
+            template,
+            apps=tuple(
+                replace(app, env={**app.env, **self._overrides(app.app_id)})
+                for app in template.apps
+            ),
+        )
+        self._launches: dict[str, plan.Launch] = {}
+        self._runner_template: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._sidecars: dict[str, SidecarPorts] = {}
         self._all_up = threading.Event()
         self._tail: collections.deque[str] = collections.deque(maxlen=60)
         self._broken_output = False
@@ -133,7 +144,11 @@ class Launcher:
         """The environment an app gets, as far as the caller decides it (the runner adds
         the Dapr variables): this process's, the template's `env`, then the overrides."""
         spec = self._spec(app_id)
-        env = {**os.environ, **(spec.env if spec else {}), **self.options.env}
+        return {**os.environ, **(spec.env if spec else {})}
+
+    def _overrides(self, app_id: str) -> dict[str, str]:
+        """What the caller sets in an app's environment, over the template's `env`."""
+        env = dict(self.options.env)
         if app_id == AppId.ORCHESTRATOR and self._api_port is not None:
             env["API_PORT"] = str(self._api_port)
         return env
@@ -164,28 +179,63 @@ class Launcher:
 
     # -- process ----------------------------------------------------------------------
 
-    def preflight(self) -> None:
-        """Fails early, in words, when the API port is taken (say, by a platform that is
-        already running): the runner checks the apps' ports, not the API's."""
+    def prepare(self) -> None:
+        """Plans the run and writes the runner's template copy before anything starts,
+        failing early in words: first when the API port is taken (say, by a platform that
+        is already running: the runner checks the apps' ports, not the API's), then
+        wherever the runner's planner would."""
         api = self.api_url
-        if api is None:
-            return
-        port = int(api.rsplit(":", 1)[1])
-        if plan.port_in_use(port):
-            raise LaunchError(
-                f"port {port} (the orchestrator's API_PORT) is already in use: is the platform "
-                "already running? (--api-port picks another)"
+        if api is not None:
+            port = int(api.rsplit(":", 1)[1])
+            if plan.port_in_use(port):
+                raise LaunchError(
+                    f"port {port} (the orchestrator's API_PORT) is already in use: is the "
+                    "platform already running? (--api-port picks another)"
+                )
+        allocate = self._allocator()
+        template = self.template
+        if self.options.free_app_ports:
+            apps = tuple(
+                app if app.app_port is None else replace(app, app_port=allocate())
+                for app in template.apps
             )
+            template = replace(template, apps=apps)
+        try:
+            launches = plan.build(
+                template, data_dir=self.data_dir, environ=os.environ, allocate_port=allocate
+            )
+        except TemplateError as error:
+            raise LaunchError(f"{self._run_file}: {error}") from None
+        self._launches = {launch.app_id: launch for launch in launches}
+        self._runner_template = self._write_template()
+
+    def _allocator(self) -> Callable[[], int]:
+        """Free ports, none of them the API's or one the template fixes."""
+        fixed = {
+            port
+            for app in self.template.apps
+            for port in (app.app_port, app.dapr_grpc_port, app.dapr_http_port)
+            if port is not None
+        }
+        if self._api_port is not None:
+            fixed.add(self._api_port)
+
+        def allocate() -> int:
+            while (port := free_port()) in fixed:
+                pass
+            return port
+
+        return allocate
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        run_file = self._derived_template() if self._needs_copy() else self._run_file
+        """Starts the runner on the template copy that `prepare` wrote."""
+        assert self._runner_template is not None, "prepare() writes the runner's template"
         argv = [
             sys.executable,
             "-m",
             "sidecar.runner",
             "-f",
-            str(run_file),
+            str(self._runner_template),
             "--data-dir",
             str(self.data_dir),
             "--grace-period",
@@ -252,9 +302,7 @@ class Launcher:
         assert self._process.stdout is not None
         for raw in iter(self._process.stdout.readline, b""):
             line = raw.decode(errors="replace").rstrip("\r\n")
-            if (ports := parse_app_up(line)) is not None:
-                self._sidecars[ports.app_id] = ports
-            elif _ALL_UP.match(line):
+            if _ALL_UP.match(line):
                 self._all_up.set()
             with self._lock:
                 self._tail.append(line)
@@ -277,103 +325,48 @@ class Launcher:
     # -- readiness --------------------------------------------------------------------
 
     def wait_ready(self, timeout: float, cancelled: Callable[[], bool] = lambda: False) -> bool:
-        """True once the platform is ready; False when the runner exited or `cancelled()`
-        turned true first. Raises `LaunchError` after `timeout` seconds, naming what was
-        still missing."""
-        deadline = time.monotonic() + timeout
-        missing = "the runner to report every app up"
-        with httpx.Client(timeout=2.0) as http:
-            for check in self._checks(http):
-                while True:
-                    if not self.running or cancelled():
-                        return False
-                    missing = check()
-                    if not missing:
-                        break
-                    if time.monotonic() > deadline:
-                        raise LaunchError(f"not ready after {timeout:g}s: waiting for {missing}")
-                    time.sleep(_POLL)
-        return True
-
-    def _checks(self, http: httpx.Client) -> Iterable[Callable[[], str]]:
-        """Each check returns what it still waits for, or "" once it passes."""
-        yield lambda: "" if self._all_up.is_set() else "the runner to report every app up"
-        for app_id in self.app_ids:
-            if app_id in SUBSCRIPTIONS:
-                yield functools.partial(self._subscribed, http, app_id)
-        api = self.api_url
-        if api is not None:
-            headers = {"Authorization": f"Bearer {self.api_token}"} if self.api_token else {}
-            yield lambda: self._answers(http, f"{api}/healthz", headers, "the management API")
-            if AppId.INVENTORY in self.app_ids:
-                yield lambda: self._answers(
-                    http, f"{api}/v1/inventory/stock", headers, "the inventory's stock"
-                )
-
-    def _subscribed(self, http: httpx.Client, app_id: str) -> str:
-        ports = self._sidecars.get(app_id)
-        waiting = f"app '{app_id}' to subscribe to {', '.join(sorted(SUBSCRIPTIONS[app_id]))}"
-        if ports is None:
-            return waiting
-        token = self.app_env(app_id).get("DAPR_API_TOKEN")
-        headers = {"dapr-api-token": token} if token else {}
+        """True once the platform is ready (`readiness.py`); False when the runner exited
+        or `cancelled()` turned true first. Raises `LaunchError` after `timeout` seconds,
+        naming what was still missing."""
         try:
-            response = http.get(
-                f"http://127.0.0.1:{ports.http_port}/v1.0/metadata", headers=headers
+            return readiness.wait_ready(
+                list(self._launches.values()),
+                self.api_url,
+                self.api_token,
+                started=self._all_up.is_set,
+                running=lambda: self.running,
+                cancelled=cancelled,
+                timeout=timeout,
             )
-            body: Any = response.json() if response.status_code == 200 else {}
-        except (httpx.HTTPError, ValueError):
-            return waiting
-        topics = {s.get("topic") for s in body.get("subscriptions", []) if isinstance(s, dict)}
-        return "" if SUBSCRIPTIONS[app_id] <= topics else waiting
-
-    @staticmethod
-    def _answers(http: httpx.Client, url: str, headers: Mapping[str, str], what: str) -> str:
-        try:
-            response = http.get(url, headers=headers)
-        except httpx.HTTPError:
-            return what
-        if response.status_code != 200:
-            return what
-        if url.endswith("/stock"):
-            try:
-                return "" if response.json().get("items") else what
-            except ValueError:
-                return what
-        return ""
+        except TimeoutError as error:
+            raise LaunchError(str(error)) from None
 
     # -- the template copy ------------------------------------------------------------
 
-    def _needs_copy(self) -> bool:
-        return bool(self._api_port is not None or self.options.free_app_ports or self.options.env)
-
-    def _derived_template(self) -> Path:
-        """The template with absolute paths and the caller's settings, for the runner."""
+    def _write_template(self) -> Path:
+        """The template with absolute paths, the caller's settings and every planned port
+        fixed, so that the runner's own plan of it is the launcher's."""
         raw: dict[str, Any] = yaml.safe_load(self._run_file.read_text(encoding="utf-8"))
         common = raw.get("common") or {}
         raw["common"] = common
         if self.template.common_resources:
             common.pop("resourcesPath", None)
             common["resourcesPaths"] = [str(r.path) for r in self.template.common_resources]
-        taken: set[int] = set()
         for raw_app, spec in zip(raw["apps"], self.template.apps, strict=True):
+            launch = self._launches[spec.app_id]
             raw_app["appDirPath"] = str(spec.app_dir)
             raw_app.setdefault("appID", spec.app_id)
             if spec.resources:
                 raw_app.pop("resourcesPath", None)
                 raw_app["resourcesPaths"] = [str(r.path) for r in spec.resources]
             env = {str(k): v for k, v in (raw_app.get("env") or {}).items()}
-            env.update(self.options.env)
-            if spec.app_id == AppId.ORCHESTRATOR and self._api_port is not None:
-                env["API_PORT"] = str(self._api_port)
-            raw_app["env"] = env
-            if self.options.free_app_ports and spec.app_port is not None:
-                while (port := plan.free_port()) in taken or port == self._api_port:
-                    pass
-                taken.add(port)
-                raw_app["appPort"] = port
-                self._app_ports[spec.app_id] = port
+            raw_app["env"] = {**env, **self._overrides(spec.app_id)}
+            raw_app["daprGRPCPort"] = launch.grpc_port
+            raw_app["daprHTTPPort"] = launch.http_port
+            if launch.app_port is not None:
+                raw_app["appPort"] = launch.app_port
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / "dapr.yaml"
-        header = f"# Written by services.demo from {self._run_file}; rewritten on every start.\n"
+        header = f"# Written by demo.launcher from {self._run_file}; rewritten on every start.\n"
         path.write_text(header + yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
         return path

@@ -1,4 +1,4 @@
-"""`python -m services.demo` (`make demo`): the platform plus the order generator.
+"""`python -m demo` (`make demo`): the platform plus the order generator.
 
 Starts the platform of `dapr.yaml` as `make run` does (the runner, the same readiness
 check), with short demo settings for the apps (`DEMO_ENV`) and its output in
@@ -21,10 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from demo.generator import add_arguments, run_demo, settings_from
+from demo.launcher import Launcher, LaunchError, Options, add_platform_arguments
+from demo.orders import DemoError
+from demo.summary import report
+from demo.view import make_view
 from sagactl.api_client import ApiCallFailed, CannotConnect, SagaApi
-from services.demo.generator import DemoError, add_arguments, report, run_demo, settings_from
-from services.demo.launcher import Launcher, LaunchError, Options
-from services.demo.view import make_view
 
 # Demo-sized settings (docs/workflows.md, docs/services.md): a saga step that got no reply
 # gives up after 10 s rather than 30 s, an approval nobody decides expires after a minute.
@@ -42,20 +44,11 @@ DEMO_ENV = {
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m services.demo",
+        prog="python -m demo",
         description="Run the platform with an order generator and a live view, check the "
         "result, stop.",
     )
-    p.add_argument("-f", "--run-file", type=Path, default=Path("dapr.yaml"))
-    p.add_argument("--data-dir", type=Path, default=Path(".data/demo"))
-    p.add_argument(
-        "--api-port",
-        type=int,
-        default=None,
-        help="the management API's port (default: the template's; 0 picks a free one)",
-    )
-    p.add_argument("--free-app-ports", action="store_true", help="free app ports")
-    p.add_argument("--ready-timeout", type=float, default=120.0)
+    add_platform_arguments(p, data_dir=Path(".data/demo"))
     add_arguments(p)
     return p
 
@@ -75,17 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_path = data_dir / "platform.log"
     with log_path.open("ab") as log:
         try:
-            launcher = Launcher(
-                Options(
-                    run_file=args.run_file,
-                    data_dir=data_dir,
-                    api_port=args.api_port,
-                    free_app_ports=args.free_app_ports,
-                    env=DEMO_ENV,
-                ),
-                log,
-            )
-            launcher.preflight()
+            launcher = Launcher(Options.from_args(args, env=DEMO_ENV), log)
+            launcher.prepare()
         except LaunchError as error:
             print(f"demo: error: {error}", file=sys.stderr)
             return 2

@@ -1,11 +1,12 @@
-"""`python -m services.demo.run` (`make run`): the whole platform on the embedded runtime.
+"""`python -m demo.run` (`make run`): the whole platform on the embedded runtime.
 
-Runs `python -m sidecar.runner -f dapr.yaml --data-dir .data/run` as a child process and
-streams its output; once the platform is ready (every app connected and subscribed, the
-management API answering: `launcher.py`) it prints how to use it with `sagactl`, with
-commands that can be pasted as they are. Ctrl-C or SIGTERM is forwarded to the runner
-(a second one makes it kill at once), and the exit code is the runner's: 0 after a
-requested stop, 1 when a process died, 2 when the template cannot be run.
+Runs `python -m sidecar.runner` on `dapr.yaml` (its copy in `.data/run/dapr.yaml`, every
+port planned up front: `launcher.py`) as a child process and streams its output; once the
+platform is ready (every app connected and subscribed, the management API answering:
+`readiness.py`) it prints how to use it with `sagactl`, with commands that can be pasted
+as they are. Ctrl-C or SIGTERM is forwarded to the runner (a second one makes it kill at
+once), and the exit code is the runner's: 0 after a requested stop, 1 when a process died,
+2 when the template cannot be run.
 """
 
 from __future__ import annotations
@@ -23,39 +24,21 @@ from typing import Any
 
 import httpx
 
-from services.demo.launcher import Launcher, LaunchError, Options
+from demo.launcher import Launcher, LaunchError, Options, add_platform_arguments
+from services.contracts.names import AppId
+from services.contracts.topology import GOOD_TEST_CARD
 
 READY_BANNER = "The saga platform is ready"
-GOOD_CARD = "4242424242424242"
 _RULE = "=" * 78
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m services.demo.run",
+        prog="python -m demo.run",
         description="Run the saga platform of a Dapr Multi-App Run template on the embedded "
         "runtime and print how to use it once it is ready.",
     )
-    p.add_argument("-f", "--run-file", type=Path, default=Path("dapr.yaml"))
-    p.add_argument("--data-dir", type=Path, default=Path(".data/run"))
-    p.add_argument(
-        "--api-port",
-        type=int,
-        default=None,
-        help="the management API's port (default: the template's; 0 picks a free one)",
-    )
-    p.add_argument(
-        "--free-app-ports",
-        action="store_true",
-        help="free app ports instead of the template's (to run beside another platform)",
-    )
-    p.add_argument(
-        "--ready-timeout",
-        type=float,
-        default=120.0,
-        help="seconds for the platform to become ready (default: 120)",
-    )
-    p.add_argument("--grace-period", type=float, default=10.0)
+    add_platform_arguments(p, data_dir=Path(".data/run"))
     return p
 
 
@@ -109,7 +92,7 @@ def instructions(launcher: Launcher, suffix: str) -> str:
         connection += f" --api-url {api}"
     if launcher.api_token:
         connection += " --token $API_TOKEN"
-    env = launcher.app_env("orchestrator")
+    env = launcher.app_env(AppId.ORCHESTRATOR)
     threshold = int(env.get("APPROVAL_THRESHOLD_CENTS") or 100_000)
     small_sku, big_sku = _skus(api, launcher.api_token)
     big_price = max(threshold // 2, 1)
@@ -123,12 +106,12 @@ def instructions(launcher: Launcher, suffix: str) -> str:
         "",
         "   # an order: reserve, charge, ship",
         f"   {cli}{connection} orders place --order-id {small} --customer alice "
-        f"--sku {small_sku}:2:1999 --card {GOOD_CARD}",
+        f"--sku {small_sku}:2:1999 --card {GOOD_TEST_CARD}",
         f"   {cli}{connection} workflow get order-{small}",
         "",
         f"   # an order above {_money(threshold)} waits for an approval",
         f"   {cli}{connection} orders place --order-id {big} --customer bob "
-        f"--sku {big_sku}:3:{big_price} --card {GOOD_CARD}",
+        f"--sku {big_sku}:3:{big_price} --card {GOOD_TEST_CARD}",
         f"   {cli}{connection} approvals list",
         f"   {cli}{connection} approvals approve {big} --approver alice",
         f"   {cli}{connection} workflow get order-{big}",
@@ -146,16 +129,9 @@ def instructions(launcher: Launcher, suffix: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    options = Options(
-        run_file=args.run_file,
-        data_dir=args.data_dir,
-        api_port=args.api_port,
-        free_app_ports=args.free_app_ports,
-        grace_period=args.grace_period,
-    )
     try:
-        launcher = Launcher(options, sys.stdout.buffer)
-        launcher.preflight()
+        launcher = Launcher(Options.from_args(args, env={}), sys.stdout.buffer)
+        launcher.prepare()
     except LaunchError as error:
         print(f"run: error: {error}", file=sys.stderr)
         return 2
