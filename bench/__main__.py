@@ -15,7 +15,6 @@ import math
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -38,7 +37,9 @@ from bench.workloads import (
     noop,
     run_all,
 )
-from tests.processes import SidecarProcess, free_port, wait_until
+from testkit.ports import free_port, port_open
+from testkit.process import ManagedProcess
+from testkit.sidecar import SidecarProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / ".venv-peer"
@@ -106,33 +107,26 @@ def ensure_peer_venv() -> Path:
     return python
 
 
-def _serving(backend: subprocess.Popen[bytes], port: int) -> bool:
-    if backend.poll() is not None:
-        raise RuntimeError(f"peer backend exited with {backend.returncode}")
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 def measure_peer() -> Figures:
     python = str(ensure_peer_venv())
-    port = str(free_port())
+    port = free_port()
     module = [python, "-m", "bench.peer_workloads"]
-    backend = subprocess.Popen([*module, "serve", "--port", port], cwd=ROOT)
+    backend = ManagedProcess(
+        "peer backend",
+        [*module, "serve", "--port", str(port)],
+        OUT_DIR / "peer-backend.log",
+        ready=lambda: port_open("127.0.0.1", port),
+    ).start()
     try:
-        wait_until(lambda: _serving(backend, int(port)), what="peer backend")
         run = subprocess.run(
-            [*module, "measure", "--port", port, "--backend-pid", str(backend.pid)],
+            [*module, "measure", "--port", str(port), "--backend-pid", str(backend.pid)],
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=PEER_TIMEOUT_S,
         )
     finally:
-        backend.terminate()
-        backend.wait(timeout=10)
+        backend.stop()
     if run.returncode != 0:
         raise RuntimeError(f"peer workloads failed ({run.returncode}):\n{run.stderr}")
     # Only stdout's last line is the figures; the peer worker's shutdown chatter is on stderr.

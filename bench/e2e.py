@@ -1,10 +1,10 @@
 """`make bench`, end-to-end part: orders through the whole platform, as `make run` runs it.
 
 The platform of `dapr.yaml` (four apps, five embedded sidecars counting the observer's, all
-on one data folder with durable `pubsub.sqlite` and `state.sqlite`) is started by the e2e
-suite's harness (`e2e.local.harness`), with logs at `warn`. This process is the upstream
-system: it publishes `order.placed` with the real `DaprClient` through the observer's
-sidecar, and sees each `order.completed` when the observer app records it.
+on one data folder with durable `pubsub.sqlite` and `state.sqlite`) is started by the
+testing kit (`testkit.platform`, as for the e2e suite), with logs at `warn`. This process
+is the upstream system: it publishes `order.placed` with the real `DaprClient` through the
+observer's sidecar, and sees each `order.completed` when the observer app records it.
 
 E1, throughput: `BURST_ORDERS` orders (three SKUs, under the approval threshold, so each
 saga runs reserve -> charge -> ship with no human in it) published back to back; orders/s
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import format_table
-from e2e.local.harness import Platform, PlatformSettings
 from e2e.local.orders import order
 from services.contracts.messages import OrderPlaced
 from services.contracts.names import EventType
-from tests.processes import wait_until
+from testkit.platform import Platform, PlatformSettings
+from testkit.polling import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / ".data" / "bench" / "e2e"

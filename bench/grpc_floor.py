@@ -11,16 +11,17 @@ and it varies a lot between hosts; the other figures read against it.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
 
 from bench.workloads import cpu_seconds
-from tests.processes import free_port
+from testkit.ports import free_port
+from testkit.process import ManagedProcess
 
 METHOD = "/bench.Floor/Noop"
 WARMUP_CALLS = 200
@@ -47,9 +48,12 @@ async def _serve(port: int) -> None:
     await server.wait_for_termination()
 
 
-def measure() -> Figures:
+def measure(log_path: Path) -> Figures:
+    """The figures; the server's output goes to `log_path`."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bench.grpc_floor", str(port)])
+    server = ManagedProcess(
+        "gRPC floor server", (sys.executable, "-m", "bench.grpc_floor", str(port)), log_path
+    ).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
         grpc.channel_ready_future(channel).result(timeout=30)
@@ -74,7 +78,6 @@ def measure() -> Figures:
     finally:
         channel.close()
         server.kill()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -28,22 +28,23 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-import yaml
 from dapr.clients import DaprClient
 from dapr.ext.grpc import App, SubscriptionMessage, TopicEventResponse
 
 from bench import grpc_floor
 from bench.report import format_table
 from bench.workloads import cpu_seconds
-from tests.processes import SidecarProcess, free_port, wait_until
+from testkit.polling import wait_until
+from testkit.ports import free_port
+from testkit.process import ManagedProcess
+from testkit.resources import component, write_resources
+from testkit.sidecar import HOST, SidecarProcess, dapr_client
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / ".data" / "bench" / "pubsub"
@@ -132,15 +133,9 @@ class PubSubBench:
     def __init__(self, work: Path) -> None:
         self.records = Records(work / "records.txt")
         self.app_port = free_port()
-        resources = work / "resources"
-        resources.mkdir(parents=True)
-        component = {
-            "apiVersion": "dapr.io/v1alpha1",
-            "kind": "Component",
-            "metadata": {"name": PUBSUB},
-            "spec": {"type": "pubsub.sqlite", "version": "v1", "metadata": []},
-        }
-        (resources / "pubsub.yaml").write_text(yaml.safe_dump(component))
+        resources = write_resources(
+            work / "resources", {"pubsub.yaml": component(PUBSUB, "pubsub.sqlite")}
+        )
         self.sidecar = SidecarProcess(
             data_dir=work / "data",
             app_id="bench-subscriber",
@@ -154,54 +149,32 @@ class PubSubBench:
                 "warn",
             ],
         )
-        self.app: subprocess.Popen[bytes] | None = None
-        self.client: DaprClient | None = None
-        self._saved_env: dict[str, str | None] = {}
-
-    def start(self) -> None:
-        self.app = subprocess.Popen(
-            [
+        self.app = ManagedProcess(
+            "subscriber app",
+            (
                 sys.executable,
                 "-m",
                 "bench.pubsub",
                 "subscriber",
                 str(self.app_port),
                 str(self.records.path),
-            ],
-            cwd=ROOT,
+            ),
+            work / "subscriber.log",
+            ready=lambda: bool(self.sidecar.metadata().get("subscriptions")),
         )
-        self.sidecar.start()
-        wait_until(self._subscribed, timeout=30, what="the subscriber app to be connected")
-        # The SDK checks the sidecar's HTTP health endpoint before it connects.
-        for name, value in (
-            ("DAPR_HTTP_PORT", str(self.sidecar.http_port)),
-            ("DAPR_HTTP_ENDPOINT", None),
-            ("DAPR_API_TOKEN", None),
-        ):
-            self._saved_env[name] = os.environ.pop(name, None)
-            if value is not None:
-                os.environ[name] = value
-        self.client = DaprClient(address=self.sidecar.address)
+        self.client: DaprClient | None = None
 
-    def _subscribed(self) -> bool:
-        assert self.app is not None
-        if self.app.poll() is not None:
-            raise RuntimeError(f"subscriber app exited with {self.app.returncode}")
-        url = f"http://127.0.0.1:{self.sidecar.http_port}/v1.0/metadata"
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return bool(json.loads(reply.read()).get("subscriptions"))
+    def start(self) -> None:
+        self.app.start(wait=False)
+        self.sidecar.start()
+        self.app.wait_ready()
+        self.client = dapr_client(HOST, self.sidecar.grpc_port, self.sidecar.http_port)
 
     def stop(self) -> None:
         if self.client is not None:
             self.client.close()
-        if self.app is not None and self.app.poll() is None:
-            self.app.kill()
-            self.app.wait(timeout=10)
+        self.app.kill()
         self.sidecar.stop()
-        for name, value in self._saved_env.items():
-            os.environ.pop(name, None)
-            if value is not None:
-                os.environ[name] = value
 
     @staticmethod
     def _body(phase: str, seq: int) -> str:
@@ -220,7 +193,6 @@ class PubSubBench:
 
     def _cpu(self) -> dict[str, float]:
         """CPU seconds so far of the three processes."""
-        assert self.app is not None
         assert self.sidecar.process is not None
         return {
             "sidecar": cpu_seconds(self.sidecar.process.pid),
@@ -297,7 +269,7 @@ class PubSubBench:
 def measure(work: Path = OUT_DIR) -> Figures:
     shutil.rmtree(work, ignore_errors=True)
     load = os.getloadavg()[0]  # the host is shared: say how busy it was
-    floor = grpc_floor.measure()
+    floor = grpc_floor.measure(work / "grpc-floor.log")
     bench = PubSubBench(work)
     try:
         bench.start()

@@ -7,7 +7,7 @@ from pathlib import Path
 import dapr.ext.workflow as wf
 import pytest
 
-from tests.processes import SidecarProcess
+from testkit.sidecar import SidecarProcess
 
 
 @pytest.fixture

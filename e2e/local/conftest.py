@@ -1,4 +1,5 @@
-"""Fixtures of the local e2e suite: whole platforms (`e2e.local.harness`) under a tmp folder.
+"""Fixtures of the local e2e suite: whole platforms (`e2e.local.harness`, on the testing
+kit's `testkit.platform`) under a tmp folder, on the runtime `E2E_RUNTIME` names.
 
 A platform takes about 15 s of CPU to start on two cores (ten Python processes import the
 SDK, gRPC and FastAPI), so the behaviour tests share one per module, on SKUs of their own,
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.local.harness import Platform, PlatformSettings
+from e2e.local.harness import Platform
+from testkit.platform import PlatformSettings
 
 StartPlatform = Callable[[PlatformSettings], Platform]
 

@@ -1,8 +1,7 @@
 """Orders as an upstream system places them, built from the contract (`OrderPlaced`).
 
-The cards and countries are the services' documented rules (docs/services.md): the test
-card `4000000000000002` always declines, and a country outside `SHIPPING_COUNTRIES` fails
-the shipment.
+The cards are the topology's test cards (the declining one always declines), and a
+country outside the platform's `SHIPPING_COUNTRIES` fails the shipment (docs/services.md).
 """
 
 from __future__ import annotations
@@ -10,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from services.contracts.messages import Address, OrderLine, OrderPlaced
+from services.contracts.topology import GOOD_TEST_CARD
 
-GOOD_CARD = "4242424242424242"
-DECLINE_CARD = "4000000000000002"
 SHIPPABLE_COUNTRY = "US"
 UNSHIPPABLE_COUNTRY = "BR"  # not in the platform's SHIPPING_COUNTRIES
 
@@ -23,7 +21,7 @@ def order(
     order_id: str,
     lines: Sequence[Line] = (("SKU-001", 1, 2_500),),
     *,
-    card: str = GOOD_CARD,
+    card: str = GOOD_TEST_CARD,
     country: str = SHIPPABLE_COUNTRY,
     customer_id: str = "cust-e2e",
 ) -> OrderPlaced:

@@ -25,12 +25,14 @@ import httpx
 import pytest
 
 from e2e.local.conftest import StartPlatform
-from e2e.local.harness import DEAD_LETTER_TOPICS, Part, Platform, PlatformSettings
+from e2e.local.harness import Platform
 from e2e.local.ledger import violations
-from e2e.local.orders import DECLINE_CARD, UNSHIPPABLE_COUNTRY, Line, order
+from e2e.local.orders import UNSHIPPABLE_COUNTRY, Line, order
 from services.contracts.messages import ApprovalDecided, OrderPlaced
 from services.contracts.names import EventType, saga_instance_id
-from tests.processes import wait_until
+from services.contracts.topology import DEAD_LETTER_TOPICS, DECLINING_TEST_CARD
+from testkit.platform import Part, PlatformSettings
+from testkit.polling import wait_until
 
 ORDERS = 200
 THRESHOLD_CENTS = 100_000
@@ -83,7 +85,7 @@ def load_orders(count: int = ORDERS) -> list[LoadOrder]:
             kind: Kind = "approval"
             placed = order(order_id, [("LOAD-C", 1, THRESHOLD_CENTS + 1_000 * (i + 1))])
         elif slot in (1, 11):
-            kind, placed = "declined", order(order_id, plain, card=DECLINE_CARD)
+            kind, placed = "declined", order(order_id, plain, card=DECLINING_TEST_CARD)
         elif slot in (2, 12):
             kind, placed = "unshippable", order(order_id, plain, country=UNSHIPPABLE_COUNTRY)
         elif slot == 3:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from e2e.local.conftest import module_platform
-from e2e.local.harness import Delivery, Platform, PlatformSettings
-from e2e.local.orders import DECLINE_CARD, UNSHIPPABLE_COUNTRY, order
+from e2e.local.harness import Platform
+from e2e.local.orders import UNSHIPPABLE_COUNTRY, order
 from services.contracts.messages import ApprovalDecided, OrderPlaced, ReleaseInventory, StockLevel
 from services.contracts.names import (
     EventType,
@@ -27,8 +27,11 @@ from services.contracts.names import (
     dead_letter_topic,
     saga_instance_id,
 )
+from services.contracts.topology import DECLINING_TEST_CARD
 from services.orchestrator.workflow_io import SagaConfig, SagaResult
-from tests.processes import wait_until
+from testkit.observer import Delivery
+from testkit.platform import PlatformSettings
+from testkit.polling import wait_until
 
 WAIT = 60.0
 THRESHOLD_CENTS = 100_000
@@ -193,7 +196,7 @@ def test_inventory_rejection_fails_the_order_and_charges_nothing(platform: Platf
 
 
 def test_payment_decline_releases_the_inventory(platform: Platform) -> None:
-    platform.place_order(order("decline-1", [("E2E-DECLINE", 3, 1_000)], card=DECLINE_CARD))
+    platform.place_order(order("decline-1", [("E2E-DECLINE", 3, 1_000)], card=DECLINING_TEST_CARD))
 
     status = platform.observer.wait_final("decline-1", timeout=WAIT)
     assert status.type == EventType.ORDER_COMPENSATED, status

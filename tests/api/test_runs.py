@@ -12,6 +12,7 @@ import dapr.ext.workflow as wf
 from fastapi.testclient import TestClient
 
 from services.orchestrator.workflow_io import SagaConfig
+from testkit.polling import wait_until
 from tests.api.harness import (
     FAILING_CUSTOMER,
     WAITING_CUSTOMER,
@@ -20,7 +21,6 @@ from tests.api.harness import (
     order,
     started,
 )
-from tests.processes import wait_until
 
 
 def error_of(response: Any) -> tuple[int, str]:

@@ -15,6 +15,8 @@ from fastapi import FastAPI
 
 from sagactl.exit_codes import ExitCode
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, stock_key
+from testkit.polling import wait_until
+from testkit.ports import free_port
 from tests.api.harness import (
     WAITING_CUSTOMER,
     ServedApi,
@@ -24,7 +26,6 @@ from tests.api.harness import (
     started,
 )
 from tests.cli.helpers import as_json, ok, sagactl, start
-from tests.processes import free_port, wait_until
 
 
 def test_run_get_and_list_for_people_and_for_scripts(

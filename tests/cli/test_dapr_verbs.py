@@ -14,9 +14,9 @@ from pathlib import Path
 import dapr.ext.workflow as wf
 
 from sagactl.exit_codes import ExitCode
+from testkit.polling import wait_until
 from tests.api.harness import ROOT, finished, order
 from tests.cli.helpers import as_json, ok, sagactl, sagas
-from tests.processes import wait_until
 
 
 def ids(result: subprocess.CompletedProcess[str]) -> set[str]:

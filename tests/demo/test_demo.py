@@ -37,8 +37,8 @@ from demo.view import LiveView, PlainView, make_view, render_frame
 from services.contracts.topology import DECLINING_TEST_CARD
 from sidecar.runner import plan
 from sidecar.runner.template import load
-from tests.processes import wait_until
-from tests.runner.test_runner import processes_mentioning
+from testkit.polling import wait_until
+from testkit.process import processes_mentioning
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "dapr.yaml"

@@ -23,7 +23,8 @@ import pytest
 from sidecar.pubsub.broker import Broker
 from sidecar.sqlite import connect
 from sidecar.state.store import StateStore
-from tests.processes import SidecarProcess, free_port
+from testkit.ports import free_port
+from testkit.sidecar import SidecarProcess
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
 SHM = Path("/dev/shm")

@@ -3,7 +3,7 @@ or to its output pipe.
 
 Reported: once the `make run` launcher was killed with SIGKILL, the runner it had started
 kept all its processes up, and then ignored SIGTERM and SIGINT. Each test starts the
-runner on two small apps (tests/runner/test_runner.py) and proves, by polling /proc for
+runner on two small apps (tests/runner/harness.py) and proves, by polling /proc for
 the test's folder on command lines, that no process is left.
 """
 
@@ -15,13 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import wait_until
-from tests.runner.test_runner import (
-    Runner,
-    processes_mentioning,
-    wait_all_started,
-    write_template,
-)
+from testkit.polling import wait_until
+from testkit.process import processes_mentioning
+from testkit.runner import RunnerProcess
+from tests.runner.harness import wait_all_started, write_template
 
 # What the `make run` launcher (demo/launcher.py) does: the runner in a session of its
 # own, its stdout and stderr one pipe that the launcher reads and copies to its stdout.
@@ -55,7 +52,7 @@ def wait_all_gone(project: Path) -> None:
         raise AssertionError(f"still running after {GONE_WITHIN}s:\n{left}") from None
 
 
-def test_an_orphaned_runner_stops_everything(project: Path, runners: list[Runner]) -> None:
+def test_an_orphaned_runner_stops_everything(project: Path, runners: list[RunnerProcess]) -> None:
     """`kill -9` of the launcher: the runner notices and stops its apps and sidecars."""
     (project / "launcher.py").write_text(LAUNCHER)
     launcher = _all_up(runners, project, [sys.executable, "launcher.py", *_runner(project)])
@@ -64,7 +61,7 @@ def test_an_orphaned_runner_stops_everything(project: Path, runners: list[Runner
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_a_runner_whose_output_reader_is_gone(
-    project: Path, runners: list[Runner], sig: signal.Signals
+    project: Path, runners: list[RunnerProcess], sig: signal.Signals
 ) -> None:
     """The first write after the reader went (the runner's own "received SIGTERM") fails
     with EPIPE; the runner must stop all the same."""
@@ -74,7 +71,9 @@ def test_a_signal_stops_a_runner_whose_output_reader_is_gone(
     assert runner.process.wait(timeout=GONE_WITHIN) == 0
 
 
-def test_a_killed_runner_takes_its_processes_along(project: Path, runners: list[Runner]) -> None:
+def test_a_killed_runner_takes_its_processes_along(
+    project: Path, runners: list[RunnerProcess]
+) -> None:
     """SIGKILL leaves the runner no time: its apps and sidecars get SIGTERM from the kernel
     (parent-death signal) and stop themselves; the test apps stop their helpers."""
     _kill_and_wait_all_gone(_all_up(runners, project, _runner(project)), project)
@@ -85,17 +84,19 @@ def _runner(project: Path) -> list[str]:
     return [sys.executable, "-m", "sidecar.runner", "-f", str(run_file), "--grace-period", "5"]
 
 
-def _all_up(runners: list[Runner], project: Path, argv: list[str], close_after: str = "") -> Runner:
+def _all_up(
+    runners: list[RunnerProcess], project: Path, argv: list[str], close_after: str = ""
+) -> RunnerProcess:
     """Starts `argv` and returns once every process of the run is up; with `close_after`
     the pipe's read end closes after that line (whatever read it died)."""
-    started = Runner.reading(argv, project, close_after)
+    started = RunnerProcess.reading(argv, project, close_after)
     runners.append(started)
     started.wait_for(ALL_UP)
     wait_all_started(project)
     return started
 
 
-def _kill_and_wait_all_gone(process: Runner, project: Path) -> None:
+def _kill_and_wait_all_gone(process: RunnerProcess, project: Path) -> None:
     process.process.send_signal(signal.SIGKILL)
     process.process.wait(timeout=10)
     wait_all_gone(project)

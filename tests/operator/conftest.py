@@ -32,10 +32,12 @@ import uvicorn
 from dapr.clients import DaprClient
 from kopf.testing import KopfRunner
 
+from testkit.polling import wait_until
+from testkit.ports import free_port
+from testkit.sidecar import SidecarProcess
 from tests.operator import rbac
 from tests.operator.cluster import RESOURCE, WorkflowRunsInKmock
 from tests.operator.stand_ins import register_stand_ins
-from tests.processes import SidecarProcess, free_port, wait_until
 
 _OPERATOR_ENV = {
     "ORCHESTRATOR_URL": f"http://127.0.0.1:{free_port()}",

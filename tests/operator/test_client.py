@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.processes import free_port
+from testkit.ports import free_port
 from workflowrun_operator.client import (
     AlreadyExists,
     Conflict,

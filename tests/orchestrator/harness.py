@@ -27,7 +27,6 @@ import grpc
 import pytest
 from dapr.clients import DaprClient
 from dapr.ext.grpc import App, SubscriptionMessage, TopicEventResponse
-from dapr.proto.runtime.v1 import appcallback_pb2
 
 from services.common.messaging import publish
 from services.contracts.messages import (
@@ -62,11 +61,13 @@ from services.contracts.topology import (
 from services.orchestrator.registration import register
 from services.orchestrator.subscriptions import OrchestratorSubscriptions, build_app
 from services.orchestrator.workflow_io import SagaConfig, SagaInput, SagaResult
-from tests.processes import free_port, wait_until
-from tests.pubsub.harness import ROOT, Sidecar, wait_connected
+from testkit.polling import wait_until
+from testkit.ports import free_port
+from testkit.process import ROOT
+from testkit.sidecar import SidecarProcess, wait_connected
+from testkit.subscriber_app import OnTopicEventInterceptor, Request, Serve
 
 WAIT = 60.0
-ON_TOPIC_EVENT = "/dapr.proto.runtime.v1.AppCallback/OnTopicEvent"
 STATUS_NAMES = {0: "SUCCESS", 1: "RETRY", 2: "DROP"}
 
 # How a fake service answers one command: reply with success, reply with the failure
@@ -220,40 +221,22 @@ class FakeServices:
             return [s for s in self.status_events if s.data.get("orderId") == order_id]
 
 
-class DeliveryRecorder(grpc.ServerInterceptor):
+class DeliveryRecorder(OnTopicEventInterceptor):
     """How the app answered each `OnTopicEvent`, in order."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method != ON_TOPIC_EVENT:
-            return handler
-        inner = handler.unary_unary
-
-        def recorded(
-            request: appcallback_pb2.TopicEventRequest, context: grpc.ServicerContext
-        ) -> Any:
-            try:
-                response = inner(request, context)
-            except Exception:
-                self._add(Delivery(request.topic, request.id, request.type, "ERROR"))
-                raise
-            status = STATUS_NAMES.get(getattr(response, "status", 0), "SUCCESS")
-            self._add(Delivery(request.topic, request.id, request.type, status))
-            return response
-
-        return grpc.unary_unary_rpc_method_handler(
-            recorded,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+    def around(self, serve: Serve, request: Request, context: grpc.ServicerContext) -> Any:
+        try:
+            response = serve(request, context)
+        except Exception:
+            self._add(Delivery(request.topic, request.id, request.type, "ERROR"))
+            raise
+        status = STATUS_NAMES.get(getattr(response, "status", 0), "SUCCESS")
+        self._add(Delivery(request.topic, request.id, request.type, status))
+        return response
 
     def _add(self, delivery: Delivery) -> None:
         with self._lock:
@@ -275,12 +258,12 @@ class Orchestrator:
     root: Path
     monkeypatch: pytest.MonkeyPatch
     app_port: int = field(default_factory=free_port)
-    sidecar: Sidecar | None = None
+    sidecar: SidecarProcess | None = None
     runtime: wf.WorkflowRuntime | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> Orchestrator:
-        self.sidecar = Sidecar(
+        self.sidecar = SidecarProcess(
             data_dir=self.root / "data",
             app_id="orchestrator",
             label="orchestrator",

@@ -8,8 +8,8 @@ import dapr.ext.workflow as wf
 from services.contracts.messages import StockLevel
 from services.contracts.names import STATESTORE, EventType, stock_key
 from services.orchestrator.workflow_io import BatchInput, BatchResult, StockMonitorInput
+from testkit.polling import wait_until
 from tests.orchestrator.harness import CONFIG, Orchestrator, order
-from tests.processes import wait_until
 
 
 def test_batch_runs_each_order_as_a_child_saga_and_counts_outcomes(

@@ -5,10 +5,7 @@ environment, and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +17,17 @@ from dapr.clients import DaprClient
 
 from services.common.messaging import publish
 from services.contracts.names import EventType, Topic
+from testkit.apps import app_process
+from testkit.polling import wait_until
+from testkit.ports import free_port
+from testkit.process import ROOT
+from testkit.sidecar import SidecarProcess, wait_topics
 from tests.orchestrator.harness import order
-from tests.processes import free_port, wait_until
-from tests.pubsub.harness import ROOT, Sidecar, wait_topics
 
 
 @pytest.fixture
-def sidecar(tmp_path: Path) -> Iterator[Sidecar]:
-    process = Sidecar(
+def sidecar(tmp_path: Path) -> Iterator[SidecarProcess]:
+    process = SidecarProcess(
         data_dir=tmp_path / "data",
         app_id="orchestrator",
         label="orchestrator",
@@ -46,30 +46,23 @@ def _get(url: str) -> Any:
 
 
 def test_process_serves_subscriptions_and_api_and_stops_on_sigterm(
-    sidecar: Sidecar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sidecar: SidecarProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app_port = int(sidecar.extra_args[-1])
     api_port = free_port()
     log_path = tmp_path / "orchestrator.log"
-    env = {
-        **os.environ,
-        "DAPR_GRPC_PORT": str(sidecar.grpc_port),
-        "DAPR_HTTP_PORT": str(sidecar.http_port),
-        "APP_PORT": str(app_port),
-        "API_PORT": str(api_port),
-        "STEP_TIMEOUT_SECONDS": "1",
-        "COMPENSATION_ATTEMPTS": "1",
-        "COMPENSATION_TIMEOUT_SECONDS": "1",
-    }
-    env.pop("API_TOKEN", None)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.orchestrator"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
+    process = app_process(
+        "services.orchestrator",
+        sidecar,
+        log_path,
+        app_port=app_port,
+        env={
+            "API_PORT": str(api_port),
+            "STEP_TIMEOUT_SECONDS": "1",
+            "COMPENSATION_ATTEMPTS": "1",
+            "COMPENSATION_TIMEOUT_SECONDS": "1",
+        },
+    ).start(wait=False)
     try:
         wait_topics(sidecar, {"orders", "saga-replies", "approvals"})
         wait_until(lambda: _get(f"http://127.0.0.1:{api_port}/healthz"), what="the API")
@@ -94,9 +87,7 @@ def test_process_serves_subscriptions_and_api_and_stops_on_sigterm(
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        process.kill()
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     messages = [line.get("msg") for line in lines]
     assert "stopped" in messages, log_path.read_text()[-3000:]

@@ -8,9 +8,9 @@ from dapr.ext.workflow import WorkflowHistoryEventType
 from services.contracts.messages import ApprovalDecided
 from services.contracts.names import EventType, Topic
 from services.orchestrator.workflow_io import SagaResult
+from testkit.polling import wait_until
+from testkit.sidecar import wait_connected
 from tests.orchestrator.harness import Orchestrator, order
-from tests.processes import wait_until
-from tests.pubsub.harness import wait_connected
 
 BIG = 250_000
 

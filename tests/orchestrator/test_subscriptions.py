@@ -16,8 +16,8 @@ from services.contracts.messages import (
     InventoryReserved,
 )
 from services.contracts.names import EventType, Topic
+from testkit.polling import wait_until
 from tests.orchestrator.harness import Delivery, Orchestrator, order
-from tests.processes import wait_until
 
 
 def _handled(orchestrator: Orchestrator, topic: Topic, count: int) -> list[Delivery]:

@@ -8,8 +8,9 @@ import json
 import sqlite3
 from collections import Counter
 
-from tests.processes import wait_until
-from tests.pubsub.harness import PUBSUB, Cluster, data_of, sqlite_pubsub, sub
+from testkit.observer import data_of, sub
+from testkit.polling import wait_until
+from tests.pubsub.harness import PUBSUB, Cluster, sqlite_pubsub
 
 
 def test_message_published_by_one_app_reaches_the_subscriber_of_another(

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import json
 
-from tests.pubsub.harness import (
-    PUBSUB,
-    Cluster,
-    data_of,
-    resiliency,
-    sqlite_pubsub,
-    sub,
-    wait_connected,
-)
+from testkit.observer import data_of, sub
+from testkit.resources import resiliency
+from testkit.sidecar import wait_connected
+from tests.pubsub.harness import PUBSUB, Cluster, sqlite_pubsub
 
 FOREVER = resiliency(max_retries=-1, duration="100ms")
 

@@ -14,7 +14,8 @@ import pytest
 from dapr.clients import BulkPublishEntry
 from dapr.clients.exceptions import DaprGrpcError
 
-from tests.pubsub.harness import PUBSUB, Cluster, data_of, sqlite_pubsub, sub
+from testkit.observer import data_of, sub
+from tests.pubsub.harness import PUBSUB, Cluster, sqlite_pubsub
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 

@@ -7,19 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.processes import wait_until
-from tests.pubsub.harness import (
-    PUBSUB,
-    Cluster,
-    Sidecar,
-    data_of,
-    resiliency,
-    sqlite_pubsub,
-    sub,
-)
+from testkit.observer import data_of, sub
+from testkit.polling import wait_until
+from testkit.resources import resiliency
+from testkit.sidecar import SidecarProcess
+from tests.pubsub.harness import PUBSUB, Cluster, sqlite_pubsub
 
 
-def _warnings(sidecar: Sidecar, message_id: str) -> list[dict[str, Any]]:
+def _warnings(sidecar: SidecarProcess, message_id: str) -> list[dict[str, Any]]:
     return [
         line
         for line in sidecar.log_lines()

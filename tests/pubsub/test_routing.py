@@ -5,17 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.processes import wait_until
-from tests.pubsub.harness import (
-    PUBSUB,
-    Cluster,
-    Sidecar,
-    data_of,
-    sqlite_pubsub,
-    sub,
-    subscription,
-    wait_topics,
-)
+from testkit.observer import data_of, sub
+from testkit.polling import wait_until
+from testkit.resources import subscription
+from testkit.sidecar import SidecarProcess, wait_topics
+from tests.pubsub.harness import PUBSUB, Cluster, sqlite_pubsub
 
 ORDER_RULES = [
     {"match": 'event.type == "order.placed"', "path": "placed"},
@@ -23,7 +17,7 @@ ORDER_RULES = [
 ]
 
 
-def _publish_orders(cluster: Cluster, sidecar: Sidecar) -> None:
+def _publish_orders(cluster: Cluster, sidecar: SidecarProcess) -> None:
     client = cluster.client(sidecar)
     for name, amount, metadata in [
         ("placed", 5, {"cloudevent.type": "order.placed"}),

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.processes import free_port
-from tests.runner.test_runner import Runner, processes_mentioning
+from testkit.ports import free_port
+from testkit.process import processes_mentioning
+from testkit.runner import RunnerProcess
 
 PUBSUB = "orderpubsub"
 
@@ -121,9 +122,9 @@ apps:
 
 
 def test_a_message_published_by_one_app_reaches_the_other_app(
-    project: Path, runners: list[Runner]
+    project: Path, runners: list[RunnerProcess]
 ) -> None:
-    runner = Runner.start(write_template(project), "--grace-period", "10")
+    runner = RunnerProcess.start(write_template(project), "--grace-period", "10")
     runners.append(runner)
 
     received = runner.wait_for("== APP == shipping | MARKER received", timeout=90)

@@ -5,15 +5,10 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.pubsub.harness import (
-    PUBSUB,
-    STATE,
-    Cluster,
-    component,
-    sub,
-    subscription,
-    wait_topics,
-)
+from testkit.observer import sub
+from testkit.resources import component, subscription
+from testkit.sidecar import wait_topics
+from tests.pubsub.harness import PUBSUB, STATE, Cluster
 
 
 def test_metadata_lists_components_and_subscriptions(cluster: Cluster) -> None:

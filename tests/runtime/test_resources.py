@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from sidecar.resources.loader import ResourceError, load_resources
-from tests.processes import free_port
-from tests.pubsub.harness import PUBSUB, ROOT, component, resiliency, subscription
+from testkit.ports import free_port
+from testkit.resources import component, resiliency, subscription
+from tests.pubsub.harness import PUBSUB, ROOT
 
 PUBSUB_COMPONENT = yaml.safe_dump(component(PUBSUB, "pubsub.sqlite"))
 

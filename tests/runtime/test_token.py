@@ -11,23 +11,17 @@ import grpc
 import pytest
 from dapr.clients.exceptions import DaprGrpcError
 
-from tests.pubsub.harness import (
-    PUBSUB,
-    STATE,
-    Cluster,
-    Sidecar,
-    component,
-    data_of,
-    sub,
-    wait_connected,
-)
+from testkit.observer import data_of, sub
+from testkit.resources import component
+from testkit.sidecar import SidecarProcess, wait_connected
+from tests.pubsub.harness import PUBSUB, STATE, Cluster
 
 TOKEN = "sidecar-secret"
 APP_TOKEN = "app-secret"
 
 
 @pytest.fixture
-def guarded(cluster: Cluster) -> Sidecar:
+def guarded(cluster: Cluster) -> SidecarProcess:
     cluster.resources(
         {
             "pubsub.yaml": component(PUBSUB, "pubsub.sqlite"),
@@ -38,7 +32,7 @@ def guarded(cluster: Cluster) -> Sidecar:
 
 
 def test_dapr_api_calls_without_the_token_are_unauthenticated(
-    cluster: Cluster, guarded: Sidecar
+    cluster: Cluster, guarded: SidecarProcess
 ) -> None:
     for token in (None, "wrong-" + TOKEN):
         client = cluster.client(guarded, token=token)
@@ -57,7 +51,7 @@ def test_dapr_api_calls_without_the_token_are_unauthenticated(
     assert client.get_state(STATE, "k").data == b""  # nothing was saved without the token
 
 
-def test_dapr_api_calls_with_the_token_work(cluster: Cluster, guarded: Sidecar) -> None:
+def test_dapr_api_calls_with_the_token_work(cluster: Cluster, guarded: SidecarProcess) -> None:
     client = cluster.client(guarded, token=TOKEN)
 
     client.save_state(STATE, "k", "v")
@@ -68,7 +62,7 @@ def test_dapr_api_calls_with_the_token_work(cluster: Cluster, guarded: Sidecar) 
 
 
 async def test_async_client_sends_the_token_from_the_environment(
-    cluster: Cluster, guarded: Sidecar
+    cluster: Cluster, guarded: SidecarProcess
 ) -> None:
     async with cluster.async_client(guarded, token=TOKEN) as client:
         await client.save_state(STATE, "async-key", "v")
@@ -76,7 +70,7 @@ async def test_async_client_sends_the_token_from_the_environment(
 
 
 def test_workflow_api_requires_the_token_too(
-    cluster: Cluster, guarded: Sidecar, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, guarded: SidecarProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DAPR_API_TOKEN", raising=False)
     anonymous = wf.DaprWorkflowClient(host="127.0.0.1", port=str(guarded.grpc_port))
@@ -98,7 +92,7 @@ def test_workflow_api_requires_the_token_too(
         trusted.close()
 
 
-def test_http_api_needs_the_token_but_health_does_not(guarded: Sidecar) -> None:
+def test_http_api_needs_the_token_but_health_does_not(guarded: SidecarProcess) -> None:
     assert guarded.http_get("/v1.0/healthz")[0] == 204
     assert guarded.http_get("/v1.0/metadata")[0] == 401
     assert guarded.http_get("/v1.0/metadata", token="wrong")[0] == 401

@@ -1,7 +1,7 @@
 """Real processes for the services' integration tests.
 
-One service (`python -m services.<name>`) with its own embedded sidecar on the project's
-`components/`, and a recorder (`tests.pubsub.subscriber_app`, with its sidecar)
+One service (`python -m services.<name>`, `testkit.apps`) with its own embedded sidecar on
+the project's `components/`, and a recorder (`testkit.subscriber_app`, with its sidecar)
 subscribed to `saga-replies` and the service's dead-letter topic. Both sidecars share one
 data dir, so one pub/sub and one state database, as under the Multi-App Run runner.
 Commands go in through the real `DaprClient`; replies, dead letters and state come back
@@ -11,79 +11,26 @@ through it and the recorder.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from dapr.clients import DaprClient
 
 from services.contracts.messages import Command, Contract, DeadLetter
 from services.contracts.names import PUBSUB, STATESTORE, AppId, EventType, Topic, dead_letter_topic
 from services.contracts.topology import SUBSCRIPTIONS
-from tests.processes import free_port, wait_until
-from tests.pubsub.harness import ROOT, Sidecar, SubscriberApp, data_of, sub, wait_connected
+from testkit.apps import app_process
+from testkit.observer import SubscriberApp, data_of, sub
+from testkit.polling import wait_until
+from testkit.ports import free_port
+from testkit.process import ROOT, ManagedProcess
+from testkit.sidecar import HOST, SidecarProcess, dapr_client, wait_connected
 
 COMPONENTS = ROOT / "components"
 RECORDER = "recorder"
-
-
-@dataclass
-class ServiceProcess:
-    """`python -m services.<name>` talking to `sidecar`; its JSON log goes to a file."""
-
-    name: str
-    workdir: Path
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / f"{self.name}.log"
-
-    def start(self, sidecar: Sidecar) -> ServiceProcess:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("DAPR_")}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={
-                    **inherited,
-                    **self.env,
-                    "APP_PORT": str(self.port),
-                    "DAPR_GRPC_PORT": str(sidecar.grpc_port),
-                    "DAPR_HTTP_PORT": str(sidecar.http_port),
-                },
-                cwd=ROOT,
-            )
-        return self
-
-    def connected(self, sidecar: Sidecar) -> bool:
-        """Whether `sidecar` delivers to the service yet; fails at once if the service died."""
-        assert self.process is not None
-        if self.process.poll() is not None:
-            log = self.log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"{self.name} exited with {self.process.returncode}: {log}")
-        return bool(sidecar.metadata().get("subscriptions"))
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        return [
-            json.loads(line)
-            for line in self.log_path.read_text(errors="replace").splitlines()
-            if line.startswith("{")
-        ]
 
 
 @dataclass
@@ -91,7 +38,7 @@ class RunningService:
     """A started service, its recorder and a client; the test-facing verbs."""
 
     topic: Topic
-    service: ServiceProcess
+    service: ManagedProcess
     recorder: SubscriberApp
     client: DaprClient
 
@@ -151,42 +98,41 @@ def running_service(root: Path, app_id: AppId, env: dict[str, str]) -> Iterator[
     topic, name = subscription.topic, str(app_id)
     data_dir = root / "data"
     resources = ["--resources-path", str(COMPONENTS)]
-    service = ServiceProcess(name, root, env)
+    app_port = free_port()
     recorder = SubscriberApp(
         root / "apps", RECORDER, [sub(Topic.SAGA_REPLIES), sub(subscription.dead_letter_topic)]
     )
     sidecars = [
-        Sidecar(
+        SidecarProcess(
             data_dir,
             app_id=name,
             label=name,
-            extra_args=[*resources, "--app-port", str(service.port)],
+            extra_args=[*resources, "--app-port", str(app_port)],
         ),
-        Sidecar(
+        SidecarProcess(
             data_dir,
             app_id=RECORDER,
             label=RECORDER,
             extra_args=[*resources, "--app-port", str(recorder.port)],
         ),
     ]
-    with pytest.MonkeyPatch.context() as env_patch:
-        try:
-            for sidecar in sidecars:
-                sidecar.start()
-            service.start(sidecars[0])
-            recorder.start()
-            wait_until(lambda: service.connected(sidecars[0]), what=f"{name} to subscribe")
-            wait_connected(sidecars[1])
-            # the SDK's client finds the sidecar's health endpoint through the environment
-            env_patch.setenv("DAPR_HTTP_PORT", str(sidecars[0].http_port))
-            env_patch.delenv("DAPR_API_TOKEN", raising=False)
-            with DaprClient(address=sidecars[0].address) as client:
-                yield RunningService(topic, service, recorder, client)
-        finally:
-            service.kill()
-            recorder.kill()
-            for sidecar in sidecars:
-                sidecar.stop()
+    service = app_process(
+        f"services.{name}", sidecars[0], root / f"{name}.log", app_port=app_port, env=env
+    )
+    try:
+        for sidecar in sidecars:
+            sidecar.start()
+        service.start(wait=False)
+        recorder.start()
+        service.wait_ready()  # its sidecar delivers to it
+        wait_connected(sidecars[1])
+        with dapr_client(HOST, sidecars[0].grpc_port, sidecars[0].http_port) as client:
+            yield RunningService(topic, service, recorder, client)
+    finally:
+        service.kill()
+        recorder.kill()
+        for sidecar in sidecars:
+            sidecar.stop()
 
 
 def assert_invalid_command_dead_lettered(running: RunningService, event_type: EventType) -> None:

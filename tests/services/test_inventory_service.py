@@ -13,7 +13,7 @@ import pytest
 
 from services.contracts.names import SKU_CATALOGUE_KEY, AppId, EventType, stock_key
 from services.inventory.store import RESERVATIONS
-from tests.processes import wait_until
+from testkit.polling import wait_until
 from tests.services.commands import release, reserve
 from tests.services.harness import (
     RunningService,

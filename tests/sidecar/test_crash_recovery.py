@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,46 +9,24 @@ from pathlib import Path
 import dapr.ext.workflow as wf
 import pytest
 
-from tests.processes import SidecarProcess, wait_until
+from testkit.polling import wait_until
+from testkit.process import ManagedProcess
+from testkit.sidecar import SidecarProcess
 from tests.sidecar.crash_worker import STEPS
 
 WORKFLOWS = 100
 
 
-class WorkerProcess:
-    def __init__(self, port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.sidecar.crash_worker", str(self.port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
-def worker(sidecar: SidecarProcess, tmp_path: Path) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(sidecar.grpc_port, tmp_path / "worker.log")
-    process.start()
+def worker(sidecar: SidecarProcess, tmp_path: Path) -> Iterator[ManagedProcess]:
+    """The workflow app (`tests.sidecar.crash_worker`) as its own process, to `kill -9`."""
+    process = ManagedProcess(
+        "crash worker",
+        (sys.executable, "-m", "tests.sidecar.crash_worker", str(sidecar.grpc_port)),
+        tmp_path / "worker.log",
+    ).start()
     yield process
-    process.stop()
+    process.stop(timeout=15)
 
 
 def _completed(client: wf.DaprWorkflowClient, ids: list[str]) -> int:
@@ -62,7 +39,7 @@ def _completed(client: wf.DaprWorkflowClient, ids: list[str]) -> int:
 
 
 def test_in_flight_workflows_complete_after_sidecar_and_worker_are_killed(
-    sidecar: SidecarProcess, worker: WorkerProcess, client: wf.DaprWorkflowClient
+    sidecar: SidecarProcess, worker: ManagedProcess, client: wf.DaprWorkflowClient
 ) -> None:
     ids = [
         client.schedule_new_workflow("crash_chain", input=n, instance_id=f"crash-{n}")

@@ -17,7 +17,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from sidecar.workflow.protos import pb
-from tests.processes import SidecarProcess, stub_for
+from testkit.sidecar import SidecarProcess, stub_for
 from tests.sidecar.outcomes import WAIT, finished
 
 MIB = 1024 * 1024

@@ -19,7 +19,8 @@ import dapr.ext.workflow.aio as wf_aio
 from google.protobuf import timestamp_pb2
 
 from sidecar.workflow.protos import pb
-from tests.processes import SidecarProcess, stub_for, wait_until
+from testkit.polling import wait_until
+from testkit.sidecar import SidecarProcess, stub_for
 from tests.sidecar.outcomes import WAIT, finished, output_of
 
 Kind = wf.WorkflowHistoryEventType

@@ -14,8 +14,10 @@ from dapr.clients.exceptions import DaprGrpcError
 from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
 from dapr.clients.grpc._state import Concurrency, StateItem, StateOptions
 
-from tests.processes import wait_until
-from tests.pubsub.harness import STATE, Cluster, Sidecar, component
+from testkit.polling import wait_until
+from testkit.resources import component
+from testkit.sidecar import SidecarProcess
+from tests.pubsub.harness import STATE, Cluster
 
 FIRST_WRITE = StateOptions(concurrency=Concurrency.first_write)
 
@@ -27,13 +29,13 @@ def any_store(request: pytest.FixtureRequest, cluster: Cluster) -> DaprClient:
 
 
 @pytest.fixture
-def sqlite_store(cluster: Cluster) -> Sidecar:
+def sqlite_store(cluster: Cluster) -> SidecarProcess:
     cluster.resources({"state.yaml": component(STATE, "state.sqlite")})
     return cluster.sidecar("cart")
 
 
 @pytest.fixture
-def client(cluster: Cluster, sqlite_store: Sidecar) -> DaprClient:
+def client(cluster: Cluster, sqlite_store: SidecarProcess) -> DaprClient:
     return cluster.client(sqlite_store)
 
 
@@ -87,7 +89,7 @@ def test_delete_removes_the_key_and_checks_the_etag(client: DaprClient) -> None:
 
 
 async def test_two_writers_with_the_same_etag_exactly_one_wins(
-    cluster: Cluster, sqlite_store: Sidecar
+    cluster: Cluster, sqlite_store: SidecarProcess
 ) -> None:
     async with (
         cluster.async_client(sqlite_store) as first,

@@ -1,6 +1,10 @@
-"""A real subscriber app for the pub/sub tests: a `dapr.ext.grpc.App` in its own process.
+"""A real subscriber app that records every delivery: a `dapr.ext.grpc.App` in its own process.
 
-`python -m tests.pubsub.subscriber_app CONFIG.json`. The config chooses the topics
+The pub/sub tests script its answers; the services' tests and the platform (as app
+`observer`) use it to see what a downstream system sees. `testkit.observer` starts it
+(`SubscriberApp`) and reads its records (`Observer`).
+
+`python -m testkit.subscriber_app CONFIG.json`. The config chooses the topics
 (with routing rules, default route and dead-letter topic) and how each handler answers:
 
     {"port": 50123, "events": "/tmp/x/events.jsonl", "label": "a",
@@ -75,11 +79,16 @@ class EventLog:
             file.flush()
 
 
-class RecordingInterceptor(grpc.ServerInterceptor):
-    """Keeps the raw request of each `OnTopicEvent` for the handler that serves it."""
+Request = appcallback_pb2.TopicEventRequest
+Serve = Callable[[Request, grpc.ServicerContext], Any]
 
-    def __init__(self, log: EventLog) -> None:
-        self._log = log
+
+class OnTopicEventInterceptor(grpc.ServerInterceptor):
+    """Runs `around` for each `OnTopicEvent` an app serves: how a test sees the raw request
+    and the answer, which the SDK hands its handlers without (no path, no status)."""
+
+    def around(self, serve: Serve, request: Request, context: grpc.ServicerContext) -> Any:
+        raise NotImplementedError
 
     def intercept_service(
         self,
@@ -89,31 +98,37 @@ class RecordingInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method != ON_TOPIC_EVENT:
             return handler
-        inner = handler.unary_unary
-
-        def recorded(request: Any, context: grpc.ServicerContext) -> Any:
-            _current.request = request
-            _current.metadata = {k: str(v) for k, v in context.invocation_metadata()}
-            _current.recorded = False
-            try:
-                return inner(request, context)
-            finally:
-                if not _current.recorded:  # no handler took it: the SDK found no route
-                    self._log.write(
-                        {
-                            **request_record(request),
-                            "metadata": _current.metadata,
-                            "handler": None,
-                            "attempt": 0,
-                            "outcome": "unrouted",
-                        }
-                    )
-
+        serve: Serve = handler.unary_unary
         return grpc.unary_unary_rpc_method_handler(
-            recorded,
+            lambda request, context: self.around(serve, request, context),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+class RecordingInterceptor(OnTopicEventInterceptor):
+    """Keeps the raw request of each `OnTopicEvent` for the handler that serves it."""
+
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+
+    def around(self, serve: Serve, request: Request, context: grpc.ServicerContext) -> Any:
+        _current.request = request
+        _current.metadata = {k: str(v) for k, v in context.invocation_metadata()}
+        _current.recorded = False
+        try:
+            return serve(request, context)
+        finally:
+            if not _current.recorded:  # no handler took it: the SDK found no route
+                self._log.write(
+                    {
+                        **request_record(request),
+                        "metadata": _current.metadata,
+                        "handler": None,
+                        "attempt": 0,
+                        "outcome": "unrouted",
+                    }
+                )
 
 
 def make_handler(
