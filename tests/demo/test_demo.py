@@ -8,15 +8,12 @@ from __future__ import annotations
 import collections
 import io
 import json
-import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +36,7 @@ from sidecar.runner import plan
 from sidecar.runner.template import load
 from testkit.polling import wait_until
 from testkit.process import processes_mentioning
+from testkit.runner import RunnerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "dapr.yaml"
@@ -49,77 +47,12 @@ APP_UP = re.compile(
 )
 
 
-@dataclass
-class Child:
-    """A process of ours with its merged output collected line by line."""
-
-    process: subprocess.Popen[bytes]
-    lines: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
-
-    @classmethod
-    def start(cls, *argv: str) -> Child:
-        process = subprocess.Popen(
-            [sys.executable, *argv],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        child = cls(process)
-        child.reader = threading.Thread(target=child._read, daemon=True)
-        child.reader.start()
-        return child
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    def output(self, last: int = 80) -> str:
-        return "\n".join(self.lines[-last:])
-
-    def wait_for(self, text: str, timeout: float) -> int:
-        """The index of the first line containing `text`."""
-
-        def seen() -> int | None:
-            index = next((i for i, line in enumerate(list(self.lines)) if text in line), None)
-            if index is None and self.process.poll() is not None:
-                raise AssertionError(f"exited before {text!r}:\n{self.output()}")
-            return None if index is None else index + 1
-
-        try:
-            return wait_until(seen, timeout=timeout, what=repr(text)) - 1
-        except TimeoutError as error:
-            raise AssertionError(f"{error}\n{self.output()}") from None
-
-    def wait_exit(self, timeout: float) -> int:
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running:\n{self.output()}") from None
-        assert self.reader is not None
-        self.reader.join(timeout=10)
-        return code
-
-    def kill(self) -> None:
-        """After a failed test: SIGTERM (the runner stops its apps), then SIGKILL."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
 @pytest.fixture
-def children() -> Iterator[list[Child]]:
-    started: list[Child] = []
+def children() -> Iterator[list[RunnerProcess]]:
+    started: list[RunnerProcess] = []
     yield started
     for child in started:
-        child.kill()
+        child.stop()
 
 
 def sagactl(command: str) -> subprocess.CompletedProcess[str]:
@@ -143,24 +76,29 @@ def _flag(command: str, flag: str) -> str:
 
 
 def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
-    tmp_path: Path, children: list[Child]
+    tmp_path: Path, children: list[RunnerProcess]
 ) -> None:
-    run = Child.start(
-        "-m",
-        "demo.run",
-        "-f",
-        str(TEMPLATE),
-        "--data-dir",
-        str(tmp_path / "run"),
-        "--api-port",
-        "0",
-        "--free-app-ports",
-        "--grace-period",
-        "5",
+    run = RunnerProcess.reading(
+        [
+            sys.executable,
+            "-m",
+            "demo.run",
+            "-f",
+            str(TEMPLATE),
+            "--data-dir",
+            str(tmp_path / "run"),
+            "--api-port",
+            "0",
+            "--free-app-ports",
+            "--grace-period",
+            "5",
+        ],
+        ROOT,
+        own_session=True,
     )
     children.append(run)
-    start = run.wait_for(READY_BANNER, timeout=90)
-    end = run.wait_for("Ctrl-C stops the platform.", timeout=5)
+    start = run.wait_for_index(READY_BANNER, timeout=90)
+    end = run.wait_for_index("Ctrl-C stops the platform.", timeout=5)
     banner = run.lines[start:end]
     # Ready means after every app was reported up, not merely the runner's own message.
     before = run.lines[:start]
@@ -228,31 +166,36 @@ def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
 
 
 def test_demo_runs_every_kind_of_order_to_its_expected_end(
-    tmp_path: Path, children: list[Child]
+    tmp_path: Path, children: list[RunnerProcess]
 ) -> None:
     summary_path = tmp_path / "summary.json"
-    demo = Child.start(
-        "-m",
-        "demo",
-        "-f",
-        str(TEMPLATE),
-        "--data-dir",
-        str(tmp_path / "demo"),
-        "--api-port",
-        "0",
-        "--free-app-ports",
-        "--orders",
-        "7",
-        "--rate",
-        "20",
-        "--approval-delay",
-        "0.2",
-        "--deadline",
-        "40",
-        "--view",
-        "plain",
-        "--summary-json",
-        str(summary_path),
+    demo = RunnerProcess.reading(
+        [
+            sys.executable,
+            "-m",
+            "demo",
+            "-f",
+            str(TEMPLATE),
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--api-port",
+            "0",
+            "--free-app-ports",
+            "--orders",
+            "7",
+            "--rate",
+            "20",
+            "--approval-delay",
+            "0.2",
+            "--deadline",
+            "40",
+            "--view",
+            "plain",
+            "--summary-json",
+            str(summary_path),
+        ],
+        ROOT,
+        own_session=True,
     )
     children.append(demo)
     assert demo.wait_exit(timeout=100) == 0, demo.output()
