@@ -7,14 +7,15 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 3 --dist loadfile
 DEMO_ARGS ?=
 
-.PHONY: help install run demo test lint format unit bench lock clean
+.PHONY: help install run demo test lint format unit test-daprd system-packages bench lock clean
 
 help:
 	@echo "make run    - run the whole platform (4 apps + embedded sidecars) and print how to use it"
 	@echo "make demo   - the platform plus an order generator with a live view and a checked summary"
-	@echo "make test   - lint, type-check and run every test"
+	@echo "make test   - lint, type-check and run every test, then the e2e suite again on daprd"
+	@echo "make test-daprd - the e2e suite on Dapr's daprd + Redis (builds daprd, installs Redis)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - workflow engine benchmarks against the durabletask in-memory peer"
+	@echo "make bench  - workflow engine benchmarks, and end-to-end figures on both runtimes"
 	@echo "make lock   - re-pin requirements.lock from pyproject.toml"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -53,12 +54,32 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: $(STAMP) $(CHECKOV_STAMP)
+unit: $(STAMP) $(CHECKOV_STAMP) system-packages
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: lint unit
+test: lint unit test-daprd
 
-bench: $(STAMP)
+# The daprd tier: the e2e suite (e2e/local) again, on Dapr's own daprd with placement,
+# scheduler and Redis (E2E_RUNTIME=daprd, testkit/daprd.py), plus the daprd run file run by
+# the runner as `dapr run -f` would run it. The summary lists every test that ran on daprd.
+test-daprd: $(STAMP) daprd system-packages
+	E2E_RUNTIME=daprd $(VENV)/bin/pytest $(PYTEST_ARGS) e2e/local
+
+# Debian's packages that the tests start as real servers, installed only when one is missing
+# (as root, or with sudo), in one apt step: redis-server for the daprd tier, prometheus and
+# promtool for tests/observability. The tests start their own servers on free loopback ports.
+SYSTEM_PACKAGES := redis-server prometheus
+SYSTEM_COMMANDS := redis-server prometheus promtool
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+system-packages:
+	@for command in $(SYSTEM_COMMANDS); do command -v $$command >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(SYSTEM_PACKAGES); \
+	fi
+
+bench: $(STAMP) daprd system-packages
 	$(PY) -m bench
 
 lock: $(STAMP)
@@ -99,3 +120,5 @@ undeploy:
 
 # ---- Dapr's runtime (daprd, placement, scheduler) built from its Go modules ---------------
 include tools/dapr/dapr.mk
+# ---- the JavaScript SDK's worker of tests/fidelity (npm ci from its lock file) -------------
+include tests/fidelity/js/js.mk

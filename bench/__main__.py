@@ -5,7 +5,8 @@ gets the other's GIL for free. Ours keeps durability on (SQLite WAL, synchronous
 peer keeps nothing, which is the bar it sets. Then the pub/sub figures (`bench/pubsub.py`):
 publish -> app throughput and idle latency through a durable `pubsub.sqlite`, against fixed
 targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latency through
-the whole platform of `dapr.yaml`. Results go to `.data/bench/latest.json` for docs.
+the whole platform, on the embedded sidecars (`dapr.yaml`) and on daprd with Redis
+(`dapr.daprd.yaml`). Results go to `.data/bench/latest.json` for docs.
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ def main() -> None:
     print()
     print(pubsub.table(pubsub_figures))
     print()
-    print(f"end to end: {e2e_figures['setup']}")
+    print(f"end to end:\n{e2e_bench.describe(e2e_figures)}")
     print()
     print(e2e_bench.table(e2e_figures))
     result = {

@@ -1,9 +1,12 @@
-"""`make bench`, end-to-end part: orders through the whole platform, as `make run` runs it.
+"""`make bench`, end-to-end part: orders through the whole platform, on both runtimes.
 
-The platform of `dapr.yaml` (four apps, five embedded sidecars counting the observer's, all
-on one data folder with durable `pubsub.sqlite` and `state.sqlite`) is started by the
-testing kit (`testkit.platform`, as for the e2e suite), with logs at `warn`. This process
-is the upstream system: it publishes `order.placed` with the real `DaprClient` through the
+The platform is started by the testing kit (`testkit.platform`, as for the e2e suite), with
+logs at `warn`, once on each runtime (`testkit.runtimes`): `embedded`, the four apps of
+`dapr.yaml` with five embedded sidecars (counting the observer's) on one data folder with
+durable `pubsub.sqlite` and `state.sqlite`; then `daprd`, the same apps from
+`dapr.daprd.yaml` with one daprd each, placement, scheduler and one Redis for
+`pubsub.redis` and `state.redis` (the chart's components and resiliency). This process is
+the upstream system: it publishes `order.placed` with the real `DaprClient` through the
 observer's sidecar, and sees each `order.completed` when the observer app records it.
 
 E1, throughput: `BURST_ORDERS` orders (three SKUs, under the approval threshold, so each
@@ -15,7 +18,8 @@ E2, latency: `IDLE_ORDERS` orders one at a time, each published once the previou
 completed: the saga's latency on an idle platform.
 
 Latencies are measured by polling the observer's event log every `POLL_S`, which bounds
-their resolution. Everything runs on one host: 11 processes share its cores.
+their resolution. Everything runs on one host: 11 processes (14 under daprd) share its
+cores.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from services.contracts.messages import OrderPlaced
 from services.contracts.names import EventType
 from testkit.platform import Platform, PlatformSettings
 from testkit.polling import wait_until
+from testkit.runtimes import RUNTIMES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / ".data" / "bench" / "e2e"
@@ -49,6 +54,13 @@ SETTINGS = PlatformSettings(
 )
 
 Figures = dict[str, Any]
+SETUPS = {
+    "embedded": "dapr.yaml on embedded sidecars: 4 apps + observer app, 10 processes; "
+    "durable pubsub.sqlite and state.sqlite shared",
+    "daprd": "dapr.daprd.yaml on daprd: 4 apps + observer app with a daprd each, placement, "
+    "scheduler, one Redis (pubsub.redis, state.redis, the chart's resiliency), 13 processes",
+}
+COMMON_SETUP = "logs at warn; reserve -> charge -> ship, no approval"
 
 
 def bench_order(order_id: str, index: int) -> OrderPlaced:
@@ -127,10 +139,11 @@ class OrderBench:
         }
 
 
-def measure(work: Path = OUT_DIR) -> Figures:
+def measure_on(runtime: str, work: Path) -> Figures:
+    """The figures of the platform on `runtime` (a name of `testkit.runtimes.RUNTIMES`)."""
     shutil.rmtree(work, ignore_errors=True)
     started = time.monotonic()
-    platform = Platform(work, SETTINGS).start()
+    platform = Platform(work, SETTINGS, runtime=RUNTIMES[runtime]()).start()
     start_s = time.monotonic() - started
     try:
         bench = OrderBench(platform)
@@ -138,42 +151,52 @@ def measure(work: Path = OUT_DIR) -> Figures:
         burst = bench.burst(BURST_ORDERS)
         idle = bench.idle(IDLE_ORDERS)
         platform.check_running()
+        version = platform.runtime.version()
     finally:
         platform.close()
     return {
-        "setup": "dapr.yaml on embedded sidecars: orchestrator, inventory, payment, shipping "
-        "+ observer app, 10 processes (+ this publisher); durable pubsub.sqlite and "
-        "state.sqlite shared; logs at warn; reserve -> charge -> ship, no approval",
+        "setup": f"{SETUPS[runtime]} ({version}); {COMMON_SETUP}",
         "platform_start_s": start_s,
         "burst": burst,
         "idle": idle,
     }
 
 
+def measure(work: Path = OUT_DIR) -> Figures:
+    """The figures on each runtime, by runtime name."""
+    return {runtime: measure_on(runtime, work / runtime) for runtime in SETUPS}
+
+
 def table(figures: Figures) -> str:
-    burst, idle = figures["burst"], figures["idle"]
+    runtimes = list(figures)
+    burst = {name: figures[name]["burst"] for name in runtimes}
+    idle = {name: figures[name]["idle"] for name in runtimes}
+    orders = burst[runtimes[0]]["orders"]
+    idle_orders = idle[runtimes[0]]["orders"]
+
+    def row(label: str, values: dict[str, Figures], key: str, form: str) -> tuple[str, ...]:
+        return (label, *(format(values[name][key], form) for name in runtimes))
+
     rows = [
-        ("", "ours"),
-        (
-            f"E1 {burst['orders']} orders at once -> all completed: orders/s",
-            f"{burst['orders_per_s']:.1f}",
-        ),
-        ("E1 order latency p50 (publish -> order.completed seen): ms", f"{burst['p50_ms']:.0f}"),
-        ("E1 order latency p99: ms", f"{burst['p99_ms']:.0f}"),
-        (
-            f"E2 idle order latency p50 ({idle['orders']} one at a time): ms",
-            f"{idle['p50_ms']:.0f}",
-        ),
-        ("E2 idle order latency p99: ms", f"{idle['p99_ms']:.0f}"),
-        ("platform start (10 processes): s", f"{figures['platform_start_s']:.1f}"),
+        ("", *runtimes),
+        row(f"E1 {orders} orders at once -> all completed: orders/s", burst, "orders_per_s", ".1f"),
+        row("E1 order latency p50 (publish -> order.completed seen): ms", burst, "p50_ms", ".0f"),
+        row("E1 order latency p99: ms", burst, "p99_ms", ".0f"),
+        row(f"E2 idle order latency p50 ({idle_orders} one at a time): ms", idle, "p50_ms", ".0f"),
+        row("E2 idle order latency p99: ms", idle, "p99_ms", ".0f"),
+        row("platform start: s", figures, "platform_start_s", ".1f"),
     ]
     return format_table(rows)
+
+
+def describe(figures: Figures) -> str:
+    return "\n".join(f"{name}: {runtime['setup']}" for name, runtime in figures.items())
 
 
 def main() -> None:
     """`python -m bench.e2e`: the end-to-end figures alone (`make bench` runs them too)."""
     figures = measure()
-    print(figures["setup"])
+    print(describe(figures))
     print(table(figures))
 
 

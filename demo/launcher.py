@@ -214,7 +214,7 @@ class Launcher:
         fixed = {
             port
             for app in self.template.apps
-            for port in (app.app_port, app.dapr_grpc_port, app.dapr_http_port)
+            for port in (app.app_port, app.dapr_grpc_port, app.dapr_http_port, app.metrics_port)
             if port is not None
         }
         if self._api_port is not None:
@@ -363,6 +363,7 @@ class Launcher:
             raw_app["env"] = {**env, **self._overrides(spec.app_id)}
             raw_app["daprGRPCPort"] = launch.grpc_port
             raw_app["daprHTTPPort"] = launch.http_port
+            raw_app["metricsPort"] = launch.metrics_port
             if launch.app_port is not None:
                 raw_app["appPort"] = launch.app_port
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,19 @@ from foundation.settings import ENV, load
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "ki": 1024, "m": 1000**2, "mi": 1024**2}
 
 
+def parse_bool(text: str) -> bool:
+    """Go's flag syntax for booleans, as daprd takes them: `--enable-metrics=false`."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean '{text}' (use true or false)")
+
+
+DEFAULT_METRICS_PORT = 9090
+
+
 def parse_size(text: str) -> int:
     """daprd's quantity syntax for --max-body-size: `4Mi`, `512Ki`, `4000000`."""
     value = text.strip().lower()
@@ -32,6 +45,7 @@ class SidecarConfig:
     app_id: str = "app"
     grpc_port: int = 50001
     http_port: int = 3500
+    internal_grpc_port: int = 0
     app_port: int | None = None
     app_protocol: str = "grpc"
     resources_paths: list[Path] = field(default_factory=list)
@@ -41,6 +55,16 @@ class SidecarConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     sqlite_synchronous: str = "NORMAL"
     lease_seconds: float = 300.0
+    # daprd's metrics server (`--enable-metrics`, `--metrics-port`); the address defaults to
+    # the API's (loopback unless said otherwise). `metrics_port_given`: named on the command
+    # line, so a port in use is an error; daprd's default port in use is only a warning,
+    # since a machine runs several embedded sidecars (docs/sidecar-runtime.md).
+    enable_metrics: bool = True
+    metrics_port: int = DEFAULT_METRICS_PORT
+    metrics_port_given: bool = False
+    metrics_listen_address: str | None = None
+    # daprd's `NAMESPACE` (the pod's namespace), the `namespace` label of its metrics.
+    namespace: str = "default"
     # daprd takes these from its environment, never from flags (they would show in `ps`).
     api_token: str | None = None
     app_token: str | None = None
@@ -58,6 +82,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--app-id", default="app", help="the app's Dapr id")
     p.add_argument("--dapr-grpc-port", type=int, default=50001, help="Dapr gRPC API port")
     p.add_argument("--dapr-http-port", type=int, default=3500, help="Dapr HTTP API port")
+    p.add_argument(
+        "--dapr-internal-grpc-port",
+        type=int,
+        default=0,
+        help="port other apps' sidecars call for cross-app workflows (0: any free port)",
+    )
     p.add_argument("--app-port", type=int, default=None, help="the app's callback port")
     p.add_argument("--app-protocol", default="grpc", choices=["grpc"], help="callback protocol")
     p.add_argument(
@@ -91,17 +121,37 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         help="a work item not completed in this time is dispatched again",
     )
+    p.add_argument(
+        "--enable-metrics",
+        nargs="?",
+        const=True,
+        default=True,
+        type=parse_bool,
+        help="serve daprd's Prometheus metrics (default true; --enable-metrics=false: off)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help=f"port of the metrics server (default {DEFAULT_METRICS_PORT})",
+    )
+    p.add_argument(
+        "--metrics-listen-address",
+        default=None,
+        help="address the metrics server binds (default: --dapr-listen-addresses)",
+    )
     return p
 
 
 class _Environment(BaseSettings):
     """`DAPR_API_TOKEN`: required from apps on every call; `APP_API_TOKEN`: sent to the app
-    on every callback."""
+    on every callback; `NAMESPACE`: the metrics' `namespace` label, as daprd's."""
 
     model_config = ENV
 
     dapr_api_token: str | None = None
     app_api_token: str | None = None
+    namespace: str = "default"
 
 
 def parse(argv: list[str] | None = None) -> SidecarConfig:
@@ -112,6 +162,7 @@ def parse(argv: list[str] | None = None) -> SidecarConfig:
         app_id=args.app_id,
         grpc_port=args.dapr_grpc_port,
         http_port=args.dapr_http_port,
+        internal_grpc_port=args.dapr_internal_grpc_port,
         app_port=args.app_port,
         app_protocol=args.app_protocol,
         resources_paths=list(args.resources_path),
@@ -121,6 +172,11 @@ def parse(argv: list[str] | None = None) -> SidecarConfig:
         max_body_bytes=args.max_body_size,
         sqlite_synchronous=args.sqlite_synchronous.upper(),
         lease_seconds=args.workflow_lease_seconds,
+        enable_metrics=args.enable_metrics,
+        metrics_port=DEFAULT_METRICS_PORT if args.metrics_port is None else args.metrics_port,
+        metrics_port_given=args.metrics_port is not None,
+        metrics_listen_address=args.metrics_listen_address,
+        namespace=environment.namespace,
         api_token=environment.dapr_api_token,
         app_token=environment.app_api_token,
     )

@@ -17,10 +17,13 @@ from google.protobuf import empty_pb2, json_format
 from sidecar.config import SidecarConfig
 from sidecar.dapr_api.auth import TOKEN_HEADER, ApiTokenInterceptor, token_matches
 from sidecar.dapr_api.servicer import DaprRuntimeServicer, runtime_api_handler
+from sidecar.metrics import IngressMetricsInterceptor, ServerMetricsInterceptor, SidecarMetrics
 from sidecar.pubsub.service import PubSubService, app_subscriptions
 from sidecar.resources.loader import load_resources
 from sidecar.state.service import StateService
 from sidecar.workflow.engine import EngineSettings, WorkflowEngine
+from sidecar.workflow.internal import InternalEndpoint
+from sidecar.workflow.peers import Peers
 from sidecar.workflow.protos import pb_grpc
 from sidecar.workflow.servicer import TaskHubServicer
 from sidecar.workflow.store import WorkflowStore
@@ -40,12 +43,14 @@ class Sidecar:
         self.app_token = config.app_token
         self.resources = load_resources(config.resources_paths, config.app_id)
         self.store = WorkflowStore(config.database, config.sqlite_synchronous)
+        peers = Peers(config.data_dir, config.app_id)
         self.engine = WorkflowEngine(
             self.store,
             EngineSettings(
                 lease_seconds=config.lease_seconds, max_payload_bytes=config.max_body_bytes
             ),
             app_id=config.app_id,
+            peers=peers,
         )
         self.state = StateService(self.resources, config.app_id, config.data_dir)
         self.pubsub = PubSubService(
@@ -57,23 +62,39 @@ class Sidecar:
         )
         self.stopped = asyncio.Event()
         self.stop_requested = asyncio.Event()
-        limit = config.max_body_bytes + _TRANSPORT_SLACK
-        self.grpc_server = grpc.aio.server(
-            interceptors=[ApiTokenInterceptor(self.api_token)] if self.api_token else [],
-            options=[
-                ("grpc.max_receive_message_length", limit),
-                ("grpc.max_send_message_length", limit),
-                ("grpc.so_reuseport", 0),
-            ],
+        self.metrics = (
+            SidecarMetrics(config.app_id, config.namespace) if config.enable_metrics else None
         )
-        pb_grpc.add_TaskHubSidecarServiceServicer_to_server(
-            TaskHubServicer(self.engine), self.grpc_server
+        # The token check first: a refused call reaches no API, so daprd counts nothing.
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if self.api_token:
+            interceptors.append(ApiTokenInterceptor(self.api_token))
+        if self.metrics is not None:
+            interceptors.append(ServerMetricsInterceptor(self.metrics))
+        limit = config.max_body_bytes + _TRANSPORT_SLACK
+        options = [
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+            ("grpc.so_reuseport", 0),
+        ]
+        self.grpc_server = grpc.aio.server(interceptors=interceptors, options=options)
+        workflows = TaskHubServicer(self.engine)
+        pb_grpc.add_TaskHubSidecarServiceServicer_to_server(workflows, self.grpc_server)
+        # Where other apps' sidecars reach this one (cross-app workflows).
+        self.internal = InternalEndpoint(
+            workflows,
+            self.engine.inbound,
+            peers,
+            config.listen_address,
+            config.internal_grpc_port,
+            options,
         )
         runtime = DaprRuntimeServicer(
             config.app_id, self.pubsub, self.state, self.metadata, self.stop_requested.set
         )
         self.grpc_server.add_generic_rpc_handlers((runtime_api_handler(runtime),))
         self._http_runner: web.AppRunner | None = None
+        self._metrics_runner: web.AppRunner | None = None
         self._app_channel: grpc.aio.Channel | None = None
         self._app_task: asyncio.Task[None] | None = None
 
@@ -84,10 +105,12 @@ class Sidecar:
         await self.engine.start()
         await self.pubsub.start()
         await self.grpc_server.start()
+        await self.internal.start()
         self._http_runner = web.AppRunner(self._http_app(), access_log=None)
         await self._http_runner.setup()
         site = web.TCPSite(self._http_runner, self.config.listen_address, self.config.http_port)
         await site.start()
+        await self._serve_metrics()
         if self.config.app_port is not None:
             self._app_task = asyncio.create_task(self._connect_app(), name="app-connection")
         log.info(
@@ -106,19 +129,25 @@ class Sidecar:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._app_task
         await self.pubsub.stop()
+        await self.internal.stop()
         await self.engine.stop()
         await self.grpc_server.stop(grace=2)
         if self._app_channel is not None:
             await self._app_channel.close()
         if self._http_runner is not None:
             await self._http_runner.cleanup()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
         self.state.close()
         self.store.close()
         self.stopped.set()
 
     async def _connect_app(self) -> None:
         """Asks the app for its subscriptions, waiting for it to come up, then delivers."""
-        self._app_channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.config.app_port}")
+        self._app_channel = grpc.aio.insecure_channel(
+            f"127.0.0.1:{self.config.app_port}",
+            interceptors=[IngressMetricsInterceptor(self.metrics)] if self.metrics else None,
+        )
         stub = appcallback_pb2_grpc.AppCallbackStub(self._app_channel)
         metadata = ((TOKEN_HEADER, self.app_token),) if self.app_token else ()
         delay = 0.02
@@ -136,6 +165,29 @@ class Sidecar:
                 delay = min(delay * 2, 1.0)
         log.info("app connected", extra={"app_port": self.config.app_port})
         self.pubsub.start_delivery(stub, self.app_token, app_subscriptions(response))
+
+    async def _serve_metrics(self) -> None:
+        """daprd's metrics server on `--metrics-port`. daprd's default port already taken
+        (another sidecar on this machine got it first) is a warning, not a failure: name a
+        port per sidecar with `--metrics-port`, as the Dapr CLI does."""
+        if self.metrics is None:
+            return
+        address = self.config.metrics_listen_address or self.config.listen_address
+        runner = web.AppRunner(self.metrics.http_app(), access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, address, self.config.metrics_port).start()
+        except OSError as error:
+            await runner.cleanup()
+            if self.config.metrics_port_given:
+                raise OSError(f"metrics server: {error}") from error
+            log.warning(
+                "metrics not served: the default metrics port is in use; pass --metrics-port",
+                extra={"metrics_port": self.config.metrics_port, "error": str(error)},
+            )
+            return
+        self._metrics_runner = runner
+        log.info("serving metrics", extra={"metrics_port": self.config.metrics_port})
 
     def metadata(self) -> metadata_pb2.GetMetadataResponse:
         response = metadata_pb2.GetMetadataResponse(

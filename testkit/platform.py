@@ -6,11 +6,12 @@ running `python -m sidecar.runner` as one process, the runner's own planner
 (`sidecar.runner.plan.build`) turns the real template into each app's command line, ports
 and environment, and each process is started here.
 
-What runs under each app is one pluggable piece, a `Runtime`: the embedded sidecar
-(`EmbeddedRuntime`, every sidecar on one data folder so that `pubsub.sqlite` and
-`state.sqlite` are shared) or, selected by `E2E_RUNTIME`, another Dapr runtime on the
-same ports. The apps, the observer and every assertion only see Dapr's APIs, so they do not
-care which runtime runs.
+What runs under each app is one pluggable piece, a `Runtime` (`testkit.runtimes`): the
+embedded sidecar (every sidecar on one data folder so that `pubsub.sqlite` and
+`state.sqlite` are shared) or, selected by `E2E_RUNTIME=daprd`, Dapr's own daprd on Redis,
+placement and scheduler. The runtime names the run file (`dapr.yaml`, `dapr.daprd.yaml`:
+the same apps) and plans it. The apps, the observer and every assertion only see Dapr's
+APIs, so they do not care which runtime runs.
 
 A fifth app, the observer, is `testkit.subscriber_app` with its own sidecar (app id
 `observer`): it subscribes to `order-status` and every dead-letter topic and records each
@@ -18,15 +19,12 @@ delivery (`platform.observer` reads them). Its sidecar is also the test's way in
 upstream system publishing `orders` and `approvals`, and the reader of the state store.
 
 Ready means: every sidecar serves, then every app's subscriptions are registered with its
-sidecar, then the management API answers. The subscriptions matter: the embedded pub/sub
-keeps a message only for the apps subscribed when it was published, so an order published
-earlier would be lost rather than late.
+sidecar, then the management API answers.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.error
@@ -34,7 +32,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol, Self
+from typing import Any, Literal, Self
 
 import httpx
 from dapr.clients import DaprClient
@@ -49,13 +47,12 @@ from testkit.observer import Observer, sub, subscriber_command
 from testkit.polling import wait_until
 from testkit.ports import free_port, port_open
 from testkit.process import ROOT, ManagedProcess
-from testkit.sidecar import dapr_client, sidecar_ready
+from testkit.runtimes import Runtime, runtime_from_environment
+from testkit.sidecar import dapr_client
 
-TEMPLATE = ROOT / "dapr.yaml"
 OBSERVER = "observer"
 # What the observer records: what a downstream system sees of the platform.
 OBSERVED_TOPICS = frozenset({Topic.ORDER_STATUS, *DEAD_LETTER_TOPICS})
-RUNTIME_VARIABLE = "E2E_RUNTIME"
 
 Part = Literal["app", "sidecar"]
 
@@ -96,66 +93,6 @@ class PlatformSettings:
         if app_id == AppId.SHIPPING:
             return {**common, "SHIPPING_COUNTRIES": self.shipping_countries}
         return common
-
-
-# --- the runtime under each app -------------------------------------------------------
-
-
-class Runtime(Protocol):
-    """What runs under each app: a Dapr sidecar per app, plus whatever the sidecars share.
-
-    `launch` is the planner's launch of one app: its app id, `host`, `grpc_port`,
-    `http_port` and `app_port` are what every runtime must serve on (the app is already
-    told them); its `sidecar_argv` is the embedded sidecar's command line, which another
-    runtime replaces by its own. The process returned is not started; its `ready` says
-    when the sidecar serves.
-    """
-
-    name: str
-
-    def start(self, root: Path) -> None:
-        """Starts what the sidecars share (none for the embedded sidecar; placement,
-        scheduler and Redis for daprd), with its files under `root`."""
-
-    def sidecar(self, launch: plan.Launch, log_path: Path) -> ManagedProcess:
-        """The sidecar of `launch.app_id`, not started."""
-
-    def close(self) -> None:
-        """Stops what `start` started, after every sidecar stopped."""
-
-
-class EmbeddedRuntime:
-    """`python -m sidecar` per app, exactly the command line `make run` starts."""
-
-    name = "embedded"
-
-    def start(self, root: Path) -> None:
-        """Nothing is shared but the data folder the planner names."""
-
-    def sidecar(self, launch: plan.Launch, log_path: Path) -> ManagedProcess:
-        return ManagedProcess(
-            f"sidecar of '{launch.app_id}'",
-            launch.sidecar_argv,
-            log_path,
-            env=launch.sidecar_env,
-            cwd=launch.cwd,
-            ready=lambda: sidecar_ready(launch.host, launch.grpc_port, launch.http_port),
-        )
-
-    def close(self) -> None:
-        """Nothing to stop."""
-
-
-# The runtimes `E2E_RUNTIME` may name.
-RUNTIMES: Mapping[str, Callable[[], Runtime]] = {EmbeddedRuntime.name: EmbeddedRuntime}
-
-
-def runtime_from_environment(environ: Mapping[str, str] = os.environ) -> Runtime:
-    """The runtime `E2E_RUNTIME` names (`embedded` when unset)."""
-    name = environ.get(RUNTIME_VARIABLE) or EmbeddedRuntime.name
-    if name not in RUNTIMES:
-        raise ValueError(f"{RUNTIME_VARIABLE}={name}: not one of {sorted(RUNTIMES)}")
-    return RUNTIMES[name]()
 
 
 # --- the platform ---------------------------------------------------------------------
@@ -225,13 +162,18 @@ class Platform:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> Self:
-        launches = plan.build(
-            self._template(),
-            data_dir=self.data_dir,
-            environ=clean_environ(),
-            python=sys.executable,
-            allocate_port=free_port,
-        )
+        try:
+            self.runtime.start(self.root / "runtime")
+            launches = self.runtime.plan(
+                self._template(),
+                data_dir=self.data_dir,
+                environ=clean_environ(),
+                python=sys.executable,
+                allocate_port=free_port,
+            )
+        except BaseException:
+            self.runtime.close()
+            raise
         for launch in launches:
             self.nodes[launch.app_id] = Node(
                 launch,
@@ -252,7 +194,6 @@ class Platform:
                 ),
             )
         try:
-            self.runtime.start(self.root / "runtime")
             self._start_all("sidecar")
             self._start_all("app")
             for node in self.nodes.values():
@@ -413,8 +354,9 @@ class Platform:
             return False
 
     def _template(self) -> Template:
-        """The real `dapr.yaml`, on free app ports with the test settings, plus the observer."""
-        template = load(TEMPLATE)
+        """The runtime's real run file, on free app ports with the test settings, plus the
+        observer."""
+        template = load(self.runtime.template)
         apps = [
             replace(
                 app,
@@ -445,6 +387,7 @@ class Platform:
             app_protocol="grpc",
             dapr_grpc_port=None,
             dapr_http_port=None,
+            metrics_port=None,
             resources=(),  # the template's `common` resources: components/
             log_level=self.settings.log_level,
             listen_addresses=None,

@@ -23,6 +23,7 @@ from dapr.clients.grpc._response import TopicEventResponse
 from dapr.ext.grpc import App, Rule, SubscriptionMessage
 
 from foundation.logs import log_context
+from services.common.metrics import DeadLetterReason, count_dead_letter, declare_dead_letters
 from services.contracts.messages import Contract, DeadLetter, InvalidMessage
 from services.contracts.names import PUBSUB, AppId, EventType, Topic, dead_letter_topic
 from services.contracts.topology import COMMANDS, SUBSCRIPTIONS
@@ -50,7 +51,15 @@ def publish(
     )
 
 
-def dead_letter(client: DaprClient, app_id: str, event: SubscriptionMessage, reason: str) -> None:
+def dead_letter(
+    client: DaprClient,
+    app_id: str,
+    event: SubscriptionMessage,
+    reason: str,
+    kind: DeadLetterReason = DeadLetterReason.INVALID_MESSAGE,
+) -> None:
+    """Publishes the dead letter, then counts it (`saga_dead_letters_total`): a message
+    whose dead letter could not be published is retried, not lost, so not counted."""
     topic = str(event.topic())
     publish(
         client,
@@ -65,6 +74,7 @@ def dead_letter(client: DaprClient, app_id: str, event: SubscriptionMessage, rea
             data=bytes(event.raw_data()).decode("utf-8", errors="replace"),
         ),
     )
+    count_dead_letter(app_id, topic, str(event.id()), kind)
     log.warning(
         "message dead-lettered",
         extra={
@@ -83,6 +93,7 @@ def subscribe(app: App, app_id: AppId, handlers: Mapping[str, TopicHandler]) -> 
     wanted = {name for subscription in subscriptions for name in subscription.handlers}
     if set(handlers) != wanted:
         raise ValueError(f"{app_id} handlers {sorted(handlers)} are not {sorted(wanted)}")
+    declare_dead_letters(app_id)
     for subscription in subscriptions:
         topic, dead_letters = str(subscription.topic), subscription.dead_letter_topic
         default = _named(subscription.handler, handlers[subscription.handler])
@@ -184,12 +195,21 @@ class CommandHandling:
 
     def reject_unknown(self, event: SubscriptionMessage) -> TopicEventResponse:
         """For a default route: an event type no rule matched is no command of this topic."""
-        return self.reject(event, f"unknown event type '{event.type()}' on '{event.topic()}'")
+        return self.reject(
+            event,
+            f"unknown event type '{event.type()}' on '{event.topic()}'",
+            DeadLetterReason.UNKNOWN_EVENT_TYPE,
+        )
 
-    def reject(self, event: SubscriptionMessage, reason: str) -> TopicEventResponse:
+    def reject(
+        self,
+        event: SubscriptionMessage,
+        reason: str,
+        kind: DeadLetterReason = DeadLetterReason.INVALID_MESSAGE,
+    ) -> TopicEventResponse:
         """Dead-letters an unprocessable message; RETRY if even that cannot be published."""
         try:
-            dead_letter(self.client, self.app_id, event, reason)
+            dead_letter(self.client, self.app_id, event, reason, kind)
         except Exception:
             log.exception("dead letter not published; the message will be redelivered")
             return TopicEventResponse("retry")

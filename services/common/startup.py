@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings
 
 from foundation import logs
 from foundation.settings import ENV, exit_on_error, load
+from services.common.metrics import serve_metrics
 
 log = logging.getLogger("services.startup")
 
@@ -31,12 +32,16 @@ class ServiceSettings(BaseSettings):
     | `APP_PORT` | callback port the sidecar delivers pub/sub to (default: as in dapr.yaml) |
     | `APP_HOST` | address the callback server binds (default `127.0.0.1`) |
     | `LOG_LEVEL` | `debug`, `info` (default), `warning`, `error` |
+    | `METRICS_PORT` | Prometheus `/metrics` port (default `0`: not served) |
+    | `METRICS_HOST` | address the metrics server binds (default `127.0.0.1`; `0.0.0.0` in a pod) |
     """
 
     model_config = ENV
 
     app_port: Port | None = None
     app_host: str = "127.0.0.1"
+    metrics_port: Port = 0
+    metrics_host: str = "127.0.0.1"
 
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -54,5 +59,8 @@ def start(app_id: str, settings: type[S]) -> tuple[S, DaprClient]:
 def serve(app: App, settings: ServiceSettings, default_port: int) -> None:
     """Serves `app` on `APP_PORT` (else `default_port`, as in dapr.yaml) until stopped."""
     port = settings.app_port or default_port
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+        log.info("serving metrics", extra={"port": settings.metrics_port})
     log.info("serving app callbacks", extra={"port": port})
     app.run(port, listen_address=settings.app_host)

@@ -1,16 +1,24 @@
 """ETag-guarded records and exactly-once command effects in the Dapr state store.
 
-Every command handler has one shape: read the records it touches with their ETags, decide
-(pure rules), then commit the effect AND the reply in one transaction whose effect writes
-all present the ETags they read. If another writer got there first, the store refuses the
-whole transaction (ABORTED) and the handler reads, decides and commits again, a bounded
-number of times with jittered backoff. The reply is stored under the command's id in that
-transaction, so a redelivered command finds it and is answered again with no second effect.
+Every conditional write touches ONE key. That is all every state store guarantees: Dapr's
+Redis store runs a transaction's writes one by one, so when one ETag no longer matches the
+others are applied all the same (no rollback) and the call fails with INTERNAL, not
+ABORTED (docs/sidecar-runtime.md, "Known differences"). A multi-key transaction guarded by
+ETags would therefore half-apply under contention on Redis, the chart's store.
 
-Dapr's transaction API (and the SDK's `TransactionalStateOperation`) cannot say "create
-only if absent", so a per-saga record is first *opened* on its own with a first-write
-save; from then on every write to it carries an ETag, and two racing handlers of one saga
-can never both commit.
+Every command handler has one shape: read the saga's record with its ETag, decide (pure
+rules), then write the record as the command leaves it together with the command's reply
+(`SagaRecord.replies`) under that ETag. If another writer got there first, the store
+refuses the write (ABORTED) and the handler reads, decides and writes again, a bounded
+number of times with jittered backoff. A redelivered command finds its reply in the record
+and is answered again with no second effect. An effect on a record several sagas share (the
+inventory's stock) is one guarded write per shared record, idempotent per saga
+(services/inventory/store.py), and `settle` finishes it once the saga's record says how
+the command ended.
+
+A per-saga record is first *opened* with a first-write save ("create only if absent");
+from then on every write to it carries an ETag, and two racing handlers of one saga can
+never both write.
 """
 
 from __future__ import annotations
@@ -18,24 +26,23 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import grpc
 from dapr.clients import DaprClient
 from dapr.clients.exceptions import DaprGrpcError
-from dapr.clients.grpc._request import TransactionalStateOperation
 from dapr.clients.grpc._state import Concurrency, StateOptions
 
-from services.common.outcomes import Outcome
+from services.common.outcomes import Outcome, SagaRecord
 from services.contracts.messages import Command, Contract, Reply
 from services.contracts.names import STATESTORE, EventType
-from services.contracts.topology import REPLIES
 
 log = logging.getLogger("services.state")
 
 M = TypeVar("M", bound=Contract)
+S = TypeVar("S", bound=SagaRecord)
 T = TypeVar("T")
 
 FIRST_WRITE = StateOptions(concurrency=Concurrency.first_write)
@@ -58,27 +65,20 @@ class Stored(Generic[M]):
     value: M
     etag: str
 
-    def replaced_by(self, value: M) -> TransactionalStateOperation:
-        return TransactionalStateOperation(self.key, value.to_json(), etag=self.etag)
+    def replace(self, client: DaprClient, value: M) -> None:
+        """Writes `value` here unless the record changed since it was read
+        (`StateConflict`)."""
+        write(client, self.key, value.to_json(), self.etag)
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What a command decided: its reply and the guarded writes that make it so (maybe none)."""
-
-    reply_type: EventType
-    reply: Reply
-    writes: Sequence[TransactionalStateOperation] = ()
-
-
-class StoredReply(Contract):
-    """The reply a command got, kept at the service's command key for redeliveries."""
-
-    event_type: EventType
-    reply: dict[str, Any]
-
-    def decoded(self) -> tuple[EventType, Reply]:
-        return self.event_type, REPLIES[self.event_type].parse(self.reply)
+def write(client: DaprClient, key: str, data: str, etag: str) -> None:
+    """Writes `data` at `key` if its ETag is still `etag`, else `StateConflict`."""
+    try:
+        client.save_state(STATESTORE, key, data, etag=etag)
+    except DaprGrpcError as error:
+        if error.code() == grpc.StatusCode.ABORTED:
+            raise StateConflict(str(error.details())) from None
+        raise
 
 
 def read(client: DaprClient, key: str, model: type[M]) -> Stored[M] | None:
@@ -105,6 +105,10 @@ def create(client: DaprClient, key: str, data: str) -> bool:
     except DaprGrpcError as error:
         if error.code() == grpc.StatusCode.ABORTED:
             return False
+        # Dapr's Redis store refuses a first write to an existing key with INTERNAL: the
+        # key being there now is what counts.
+        if client.get_state(STATESTORE, key).data:
+            return False
         raise
     return True
 
@@ -118,16 +122,6 @@ def open_record(client: DaprClient, key: str, initial: M) -> Stored[M]:
     if stored is None:
         raise StateConflict(f"record '{key}' was deleted while being opened")
     return stored
-
-
-def commit(client: DaprClient, writes: Sequence[TransactionalStateOperation]) -> None:
-    """All `writes` or none; `StateConflict` when an ETag no longer matches."""
-    try:
-        client.execute_state_transaction(STATESTORE, list(writes))
-    except DaprGrpcError as error:
-        if error.code() == grpc.StatusCode.ABORTED:
-            raise StateConflict(str(error.details())) from None
-        raise
 
 
 def retry_on_conflict(attempt: Callable[[], T], attempts: int = ATTEMPTS) -> T:
@@ -144,57 +138,71 @@ def retry_on_conflict(attempt: Callable[[], T], attempts: int = ATTEMPTS) -> T:
     raise StateConflict(f"still conflicting after {attempts} attempts")
 
 
-def answer_once(
-    client: DaprClient, command_key: str, command: Command, decide: Callable[[], Decision]
-) -> tuple[EventType, Reply]:
-    """The command's reply: the stored one when it was answered before, else `decide`'s,
-    committed together with its writes and the stored reply."""
+def update(client: DaprClient, key: str, model: type[M], change: Callable[[M], M | None]) -> bool:
+    """Applies `change` to the record at `key` in one guarded write, reading again after a
+    conflict. False when there is no record or `change` refuses it (None); no write when
+    `change` leaves it as it is."""
 
-    def attempt() -> tuple[EventType, Reply]:
-        stored = read(client, command_key, StoredReply)
-        if stored is not None:
-            log.info("command seen before; answering its stored reply")
-            return stored.value.decoded()
-        decision = decide()
-        record = StoredReply(event_type=decision.reply_type, reply=decision.reply.to_data())
-        commit(
-            client, [*decision.writes, TransactionalStateOperation(command_key, record.to_json())]
-        )
-        return decision.reply_type, decision.reply
+    def attempt() -> bool:
+        stored = read(client, key, model)
+        if stored is None:
+            return False
+        changed = change(stored.value)
+        if changed is None:
+            return False
+        if changed != stored.value:
+            stored.replace(client, changed)
+        return True
 
     return retry_on_conflict(attempt)
 
 
+def _no_settling(record: SagaRecord) -> None:
+    """Nothing outside the saga's record to finish."""
+
+
 @dataclass(frozen=True)
-class SagaRecords(Generic[M]):
+class SagaRecords(Generic[S]):
     """Where a service keeps its record per saga (`<service>:<kind>:<sagaId>`, a `model`
-    whose only required field is `saga_id`) and its replies (`<service>:command:<commandId>`)."""
+    whose only required field is `saga_id`), each with the replies its commands got."""
 
     service: str
     kind: str
-    model: type[M]
+    model: type[S]
 
     def record_key(self, saga_id: str) -> str:
         return f"{self.service}:{self.kind}:{saga_id}"
 
-    def command_key(self, command_id: str) -> str:
-        return f"{self.service}:command:{command_id}"
-
-    def open(self, client: DaprClient, saga_id: str) -> Stored[M]:
+    def open(self, client: DaprClient, saga_id: str) -> Stored[S]:
         return open_record(
             client, self.record_key(saga_id), self.model.model_validate({"saga_id": saga_id})
         )
 
     def answer(
-        self, client: DaprClient, command: Command, rule: Callable[[M], Outcome[M]]
+        self,
+        client: DaprClient,
+        command: Command,
+        decide: Callable[[S], Outcome[S]],
+        settle: Callable[[S], None] = _no_settling,
     ) -> tuple[EventType, Reply]:
-        """`answer_once` for a command whose whole effect is on the saga's record: opens
-        it, applies `rule`, and commits the change under the record's ETag."""
+        """The command's reply: the one in the saga's record when the command reached it
+        before, else `decide`'s, written into the record with the record's new state in
+        one guarded write. `settle` then finishes, idempotently, what the command changed
+        outside the record (it also runs for a redelivery, which may find it unfinished)."""
 
-        def decide() -> Decision:
-            record = self.open(client, command.saga_id)
-            outcome = rule(record.value)
-            writes = [] if outcome.record is None else [record.replaced_by(outcome.record)]
-            return Decision(outcome.reply_type, outcome.reply, writes)
+        def attempt() -> tuple[EventType, Reply]:
+            stored = self.open(client, command.saga_id)
+            known = stored.value.answered(command.command_id)
+            if known is not None:
+                log.info("command seen before; answering its stored reply")
+                settle(stored.value)
+                return known
+            outcome = decide(stored.value)
+            record = (outcome.record or stored.value).with_reply(
+                command.command_id, outcome.reply_type, outcome.reply
+            )
+            stored.replace(client, record)
+            settle(record)
+            return outcome.reply_type, outcome.reply
 
-        return answer_once(client, self.command_key(command.command_id), command, decide)
+        return retry_on_conflict(attempt)

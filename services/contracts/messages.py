@@ -259,7 +259,11 @@ def reply_event(event_type: EventType | str, reply: Reply) -> dict[str, Any]:
 
 
 class StockLevel(Contract):
-    """One SKU's stock, as the inventory service keeps it (read-only for other apps)."""
+    """One SKU's stock, as the inventory service keeps it (read-only for other apps). The
+    inventory keeps its own bookkeeping in the same record (`StockRecord`); the level
+    leaves it out."""
+
+    model_config = ConfigDict(extra="ignore")
 
     sku: Sku
     available: Annotated[int, Field(ge=0)]

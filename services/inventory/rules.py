@@ -6,6 +6,12 @@ A saga's reservation record goes `open` -> `reserved` -> `released`, or straight
 compensated). `released` is final: a reserve arriving after it is rejected, so a late
 redelivery can never hold stock that no one will release. Stock sold to a completed order
 stays counted in `reserved`, so `available + reserved` is constant per SKU.
+
+A SKU's stock is shared by every saga, and a write can only be guarded on one key, so an
+order's stock moves one SKU at a time, each change marked with the saga and the attempt
+that made it (`take`, `give_back`) until the saga's reservation, the one record that
+decides, settles it (`settle`): kept, or undone. services/inventory/store.py runs the
+steps.
 """
 
 from __future__ import annotations
@@ -13,14 +19,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from services.common import outcomes
-from services.common.outcomes import reply_to, saga_scoped_id
+from pydantic import ConfigDict, Field
+
+from services.common.outcomes import Outcome, SagaRecord, reply_to, saga_scoped_id
 from services.contracts.messages import (
     Contract,
-    Identifier,
     InventoryRejected,
     InventoryReleased,
     InventoryReserved,
@@ -35,20 +40,35 @@ from services.contracts.names import EventType
 DEFAULT_SEED = {f"SKU-{number:03d}": 100 for number in range(1, 11)}
 
 
-class Reservation(Contract):
-    """A saga's hold on stock (see the module docstring for its lifecycle)."""
+class Reservation(SagaRecord):
+    """A saga's hold on stock (see the module docstring for its lifecycle). `holder`: the
+    reserve attempt whose takes the reservation keeps; `releaser`: the release attempt that
+    gives them back, `returned` once it has."""
 
-    saga_id: Identifier
     status: Literal["open", "reserved", "released"] = "open"
     reservation_id: str | None = None
     items: list[OrderLine] = []
+    holder: str | None = None
+    releaser: str | None = None
+    returned: bool = False
 
 
-@dataclass(frozen=True)
-class Outcome(outcomes.Outcome[Reservation]):
-    """Besides the reservation, the stock levels the command changes."""
+class Pending(Contract):
+    """One attempt's change to a SKU's stock, landed, until the reservation settles it."""
 
-    stock: tuple[StockLevel, ...] = ()
+    change: Literal["take", "return"]
+    units: Annotated[int, Field(gt=0)]
+
+
+class StockRecord(StockLevel):
+    """A SKU's stock as the inventory keeps it under its stock key: the level every app
+    reads (`StockLevel`, which ignores the rest) and `pending`, the changes to it that
+    landed while the reservation of their saga does not settle them yet, by
+    `<sagaId>/<attempt>`. Left out when there is none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pending: dict[str, Pending] | None = None
 
 
 def quantities(items: Iterable[OrderLine]) -> Counter[str]:
@@ -60,10 +80,14 @@ def quantities(items: Iterable[OrderLine]) -> Counter[str]:
 
 
 def reserve(
-    command: ReserveInventory, reservation: Reservation, stock: Mapping[str, StockLevel]
-) -> Outcome:
-    """Holds every line of the order, or none: `stock` has the current level of each SKU
-    the order names (a SKU without stock is missing)."""
+    command: ReserveInventory,
+    reservation: Reservation,
+    attempt: str,
+    unavailable: Iterable[str] = (),
+) -> Outcome[Reservation]:
+    """The reply to a reserve and the reservation as it leaves it. `attempt` took the
+    order's stock but for `unavailable` (SKUs with no stock, or too little): the order is
+    held whole, by that attempt, or not at all."""
     if reservation.status == "reserved":
         return Outcome(EventType.INVENTORY_RESERVED, _reserved_reply(command, reservation))
     if reservation.status == "released":
@@ -75,35 +99,26 @@ def reserve(
                 reason=f"the reservation of saga '{command.saga_id}' was already released",
             ),
         )
-    wanted = quantities(command.items)
-    unavailable = sorted(
-        sku for sku, units in wanted.items() if sku not in stock or stock[sku].available < units
-    )
-    if unavailable:
+    short = sorted(unavailable)
+    if short:
         return Outcome(
             EventType.INVENTORY_REJECTED,
             reply_to(
                 command,
                 InventoryRejected,
-                reason=f"insufficient stock for {', '.join(unavailable)}",
-                unavailable=unavailable,
+                reason=f"insufficient stock for {', '.join(short)}",
+                unavailable=short,
             ),
         )
-    held = Reservation(
-        saga_id=command.saga_id,
-        status="reserved",
-        reservation_id=saga_scoped_id("res_", command.saga_id),
-        items=command.items,
+    held = reservation.model_copy(
+        update={
+            "status": "reserved",
+            "reservation_id": saga_scoped_id("res_", command.saga_id),
+            "items": command.items,
+            "holder": attempt,
+        }
     )
-    levels = tuple(
-        StockLevel(
-            sku=sku,
-            available=stock[sku].available - units,
-            reserved=stock[sku].reserved + units,
-        )
-        for sku, units in wanted.items()
-    )
-    return Outcome(EventType.INVENTORY_RESERVED, _reserved_reply(command, held), held, levels)
+    return Outcome(EventType.INVENTORY_RESERVED, _reserved_reply(command, held), held)
 
 
 def _reserved_reply(command: ReserveInventory, reservation: Reservation) -> InventoryReserved:
@@ -116,28 +131,79 @@ def _reserved_reply(command: ReserveInventory, reservation: Reservation) -> Inve
 
 
 def release(
-    command: ReleaseInventory, reservation: Reservation, stock: Mapping[str, StockLevel]
-) -> Outcome:
-    """Returns exactly what the reservation holds to `available`; `stock` has the current
-    level of each SKU it holds. Releasing nothing (open or released) still closes it."""
+    command: ReleaseInventory, reservation: Reservation, attempt: str
+) -> Outcome[Reservation]:
+    """Closes the reservation; the reply names what it held, which `attempt` then gives
+    back (`give_back`, SKU by SKU). Releasing nothing (open or released) still closes it."""
     if reservation.status == "released":
         return Outcome(EventType.INVENTORY_RELEASED, reply_to(command, InventoryReleased))
-    closed = reservation.model_copy(update={"status": "released"})
     if reservation.status == "open":
+        closed = reservation.model_copy(update={"status": "released"})
         return Outcome(EventType.INVENTORY_RELEASED, reply_to(command, InventoryReleased), closed)
-    levels = tuple(
-        StockLevel(
-            sku=sku,
-            available=stock[sku].available + units,
-            reserved=stock[sku].reserved - units,
-        )
-        for sku, units in quantities(reservation.items).items()
-    )
+    closed = reservation.model_copy(update={"status": "released", "releaser": attempt})
     return Outcome(
         EventType.INVENTORY_RELEASED,
         reply_to(command, InventoryReleased, released=reservation.items),
         closed,
-        levels,
+    )
+
+
+# --- one SKU's stock, changed by one attempt of one saga ------------------------------
+
+
+def take(stock: StockRecord, saga_id: str, attempt: str, units: int) -> StockRecord | None:
+    """`units` from available to reserved, marked as the attempt's take (once); None when
+    fewer are available."""
+    key = f"{saga_id}/{attempt}"
+    if key in (stock.pending or {}):
+        return stock
+    if stock.available < units:
+        return None
+    return _moved(stock, units, {key: Pending(change="take", units=units)})
+
+
+def give_back(stock: StockRecord, saga_id: str, attempt: str, units: int) -> StockRecord:
+    """`units` from reserved back to available, marked as the release attempt's (once)."""
+    key = f"{saga_id}/{attempt}"
+    if key in (stock.pending or {}):
+        return stock
+    return _moved(stock, -units, {key: Pending(change="return", units=units)})
+
+
+def settle(stock: StockRecord, reservation: Reservation) -> StockRecord:
+    """Resolves the saga's pending changes as its reservation decided: the holder's take
+    is kept, any other take is undone (a duplicate attempt, or a reserve the saga
+    rejected or released); the releaser's return stays marked until the reservation says
+    every SKU got its units back."""
+    settled = stock
+    prefix = f"{reservation.saga_id}/"
+    for key, pending in (stock.pending or {}).items():
+        if not key.startswith(prefix):
+            continue
+        attempt = key.removeprefix(prefix)
+        if pending.change == "take":
+            kept = reservation.status != "open" and attempt == reservation.holder
+            settled = _moved(settled, 0 if kept else -pending.units, {key: None})
+        elif attempt != reservation.releaser or reservation.returned:
+            settled = _moved(settled, 0, {key: None})
+    return settled
+
+
+def _moved(stock: StockRecord, units: int, marks: Mapping[str, Pending | None]) -> StockRecord:
+    """`units` moved from available to reserved (negative: back), with `marks` set (None:
+    dropped)."""
+    pending = dict(stock.pending or {})
+    for key, mark in marks.items():
+        if mark is None:
+            pending.pop(key, None)
+        else:
+            pending[key] = mark
+    return stock.model_copy(
+        update={
+            "available": stock.available - units,
+            "reserved": stock.reserved + units,
+            "pending": pending or None,
+        }
     )
 
 

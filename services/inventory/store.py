@@ -1,40 +1,52 @@
 """Inventory's records in the state store, and the commands that change them.
 
 Keys (the store has `keyPrefix: none`, so the names are the service's own):
-- `inventory:stock:<sku>`: the SKU's `StockLevel` (`stock_key`); the orchestrator reads it.
+- `inventory:stock:<sku>`: the SKU's `StockRecord` (a `StockLevel` plus the marks of the
+  sagas changing it right now, `stock_key`); the orchestrator reads the level.
 - `inventory:skus`: JSON array of the SKUs that have stock (`SKU_CATALOGUE_KEY`).
-- `inventory:reservation:<sagaId>`: the saga's `Reservation`.
-- `inventory:command:<commandId>`: the reply the command got (`StoredReply`).
+- `inventory:reservation:<sagaId>`: the saga's `Reservation`, with the reply each of its
+  commands got.
 
-A reserve commits every stock level it changes, the reservation and the reply in one
-transaction guarded by the ETags it read, so concurrent reservations of one SKU can never
-both take the same units: the loser reads again and decides on the new levels.
+Every write is guarded by the ETag of the one record it replaces (services/common/state.py
+says why), so stock moves SKU by SKU and the reservation is the one record that decides:
+
+- A reserve takes each SKU's units, each take marked with the saga and this attempt (one
+  handling of the command), then writes its decision and reply into the reservation:
+  reserved, held by this attempt, or rejected when a SKU was short. Then it settles: the
+  holder's takes are kept, every other take of the saga is undone (a SKU of a rejected
+  order, a duplicate delivery that lost the race, an attempt that crashed halfway).
+- A release first writes its decision into the reservation (released, by this attempt),
+  then gives each SKU's units back, marked, records that they are back (`returned`), and
+  drops the marks.
+
+Whoever handles the saga's command next (a redelivery) settles again, so a crash between
+the steps only delays them. Two reserves of one SKU can never both take the same units:
+the loser's write is refused, it reads again and decides on the new level.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 
 from dapr.clients import DaprClient
-from dapr.clients.grpc._request import TransactionalStateOperation
 
+from services.common.outcomes import Outcome
 from services.common.state import (
-    Decision,
     SagaRecords,
     StateConflict,
-    Stored,
-    answer_once,
-    commit,
     create,
-    read_many,
     retry_on_conflict,
+    update,
+    write,
 )
 from services.contracts.messages import ReleaseInventory, Reply, ReserveInventory, StockLevel
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, EventType, stock_key
 from services.inventory import rules
-from services.inventory.rules import Outcome, Reservation
+from services.inventory.rules import Reservation, StockRecord
 
 log = logging.getLogger("services.inventory")
 
@@ -42,42 +54,74 @@ RESERVATIONS = SagaRecords("inventory", "reservation", Reservation)
 
 
 def reserve(client: DaprClient, command: ReserveInventory) -> tuple[EventType, Reply]:
-    def decide() -> Decision:
-        reservation = RESERVATIONS.open(client, command.saga_id)
-        stock = _read_stock(client, rules.quantities(command.items))
-        outcome = rules.reserve(command, reservation.value, _levels(stock))
-        return _decision(outcome, reservation, stock)
+    saga_id, attempt = command.saga_id, _attempt()
+    wanted = rules.quantities(command.items)
 
-    return answer_once(client, RESERVATIONS.command_key(command.command_id), command, decide)
+    def decide(reservation: Reservation) -> Outcome[Reservation]:
+        if reservation.status != "open":
+            return rules.reserve(command, reservation, attempt)
+        unavailable = [
+            sku
+            for sku, units in sorted(wanted.items())
+            if not _change(
+                client, sku, partial(rules.take, saga_id=saga_id, attempt=attempt, units=units)
+            )
+        ]
+        return rules.reserve(command, reservation, attempt, unavailable)
+
+    return RESERVATIONS.answer(
+        client, command, decide, lambda reservation: _settle(client, reservation, wanted)
+    )
 
 
 def release(client: DaprClient, command: ReleaseInventory) -> tuple[EventType, Reply]:
-    def decide() -> Decision:
-        reservation = RESERVATIONS.open(client, command.saga_id)
-        stock = _read_stock(client, rules.quantities(reservation.value.items))
-        outcome = rules.release(command, reservation.value, _levels(stock))
-        return _decision(outcome, reservation, stock)
+    def decide(reservation: Reservation) -> Outcome[Reservation]:
+        return rules.release(command, reservation, _attempt())
 
-    return answer_once(client, RESERVATIONS.command_key(command.command_id), command, decide)
-
-
-def _read_stock(client: DaprClient, skus: Iterable[str]) -> dict[str, Stored[StockLevel]]:
-    """The stored level of each of `skus` that has stock, by SKU."""
-    stored = read_many(client, [stock_key(sku) for sku in skus], StockLevel)
-    return {record.value.sku: record for record in stored.values()}
+    return RESERVATIONS.answer(
+        client,
+        command,
+        decide,
+        lambda reservation: _settle(client, reservation, rules.quantities(reservation.items)),
+    )
 
 
-def _levels(stock: Mapping[str, Stored[StockLevel]]) -> dict[str, StockLevel]:
-    return {sku: record.value for sku, record in stock.items()}
+def _attempt() -> str:
+    """Names one handling of a command: its stock changes are told apart from those of a
+    duplicate delivery handled at the same time."""
+    return uuid.uuid4().hex[:12]
 
 
-def _decision(
-    outcome: Outcome, reservation: Stored[Reservation], stock: Mapping[str, Stored[StockLevel]]
-) -> Decision:
-    writes = [stock[level.sku].replaced_by(level) for level in outcome.stock]
-    if outcome.record is not None:
-        writes.append(reservation.replaced_by(outcome.record))
-    return Decision(outcome.reply_type, outcome.reply, writes)
+def _settle(client: DaprClient, reservation: Reservation, skus: Mapping[str, int]) -> None:
+    """Makes each SKU's stock what the saga's reservation decided: a released reservation
+    gets its units back (once: `returned`), then every pending change of the saga is kept
+    or undone (`rules.settle`)."""
+    releaser = reservation.releaser
+    if releaser is not None and not reservation.returned:
+        for sku, units in skus.items():
+            back = partial(
+                rules.give_back, saga_id=reservation.saga_id, attempt=releaser, units=units
+            )
+            _change(client, sku, back)
+        reservation = _returned(client, reservation)
+    for sku in skus:
+        _change(client, sku, partial(rules.settle, reservation=reservation))
+
+
+def _returned(client: DaprClient, reservation: Reservation) -> Reservation:
+    """The reservation, recorded as having every unit back."""
+    returned = reservation.model_copy(update={"returned": True})
+    key = RESERVATIONS.record_key(reservation.saga_id)
+    update(client, key, Reservation, lambda stored: stored.model_copy(update={"returned": True}))
+    return returned
+
+
+def _change(
+    client: DaprClient, sku: str, change: Callable[[StockRecord], StockRecord | None]
+) -> bool:
+    """`change` applied to the SKU's stock in one guarded write; False when the SKU has no
+    stock or `change` refuses (too few units)."""
+    return update(client, stock_key(sku), StockRecord, change)
 
 
 def seed(client: DaprClient, levels: Mapping[str, int]) -> None:
@@ -99,9 +143,6 @@ def _list_skus(client: DaprClient, skus: Iterable[str]) -> None:
     if catalogue == listed:
         return
     if response.data:
-        commit(
-            client,
-            [TransactionalStateOperation(SKU_CATALOGUE_KEY, json.dumps(catalogue), response.etag)],
-        )
+        write(client, SKU_CATALOGUE_KEY, json.dumps(catalogue), response.etag)
     elif not create(client, SKU_CATALOGUE_KEY, json.dumps(catalogue)):
         raise StateConflict("the SKU catalogue was created meanwhile")

@@ -24,6 +24,7 @@ from dapr.ext.workflow.logger import LoggerOptions
 
 from foundation import logs
 from foundation.settings import exit_on_error
+from services.orchestrator import metrics
 from services.orchestrator.api import ApiSettings, create_api
 from services.orchestrator.registration import register
 from services.orchestrator.settings import OrchestratorSettings
@@ -44,6 +45,7 @@ def _sdk_logging() -> LoggerOptions:
 def main() -> None:
     settings = exit_on_error(OrchestratorSettings.from_env)
     logs.configure(settings.app_id)
+    metrics.declare()
     stopping = _stop_on_signals()
     dapr = DaprClient()
     workflows = wf.DaprWorkflowClient(logger_options=_sdk_logging())

@@ -9,6 +9,10 @@ retry policy (`IO_RETRY`, `workflows/common.py`) runs it again.
 Publishing is at-least-once (an activity may run again after a crash): every command
 carries its deterministic `commandId`, so the services' handlers make a second copy
 harmless, and status events are idempotent facts about a saga.
+
+The saga metrics are counted here, not in the workflows (which replay), once per saga id
+(`services.orchestrator.metrics`): started with the first command, finished with the
+outcome and the durations the saga measured on its own clock.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from dapr.ext.workflow import WorkflowActivityContext
 from services.common.messaging import publish
 from services.contracts.messages import ApprovalRequested, InvalidMessage, OrderStatus, StockLevel
 from services.contracts.names import STATESTORE, EventType, Topic, stock_key
-from services.contracts.topology import COMMAND_TOPICS, COMMANDS, STATUS_EVENT_TYPES
+from services.contracts.topology import COMMAND_TOPICS, COMMANDS, SAGA_STEPS, STATUS_EVENT_TYPES
+from services.orchestrator import metrics
+from services.orchestrator.workflow_io import SagaTimings
 
 log = logging.getLogger("services.orchestrator.activities")
 
@@ -47,9 +53,13 @@ def command_input(event_type: EventType, command: dict[str, Any]) -> dict[str, A
     return {"type": str(event_type), "command": command}
 
 
-def status_input(event_type: EventType, status: dict[str, Any]) -> dict[str, Any]:
-    """The input of `publish_order_status`: the status event's type and its body."""
-    return {"type": str(event_type), "status": status}
+def status_input(
+    event_type: EventType, status: dict[str, Any], timings: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The input of `publish_order_status`: the status event's type, its body and what the
+    saga measured (`SagaTimings`, for the metrics; absent from runs of older code)."""
+    data = {"type": str(event_type), "status": status}
+    return data if timings is None else {**data, "timings": timings}
 
 
 class OrchestratorActivities:
@@ -71,6 +81,8 @@ class OrchestratorActivities:
         """Publishes one saga command on its service's command topic."""
         event_type = EventType(data["type"])
         command = COMMANDS[event_type].parse(data["command"])
+        if event_type == SAGA_STEPS[0].command:
+            metrics.record_saga_started(command.saga_id)
         publish(self.dapr, COMMAND_TOPICS[event_type], event_type, command)
         log.info(
             "command sent",
@@ -87,7 +99,9 @@ class OrchestratorActivities:
         if event_type not in STATUS_EVENT_TYPES:
             raise InvalidMessage(f"'{event_type}' is not an order status event")
         status = OrderStatus.parse(data["status"])
+        timings = SagaTimings.parse(data.get("timings") or {})
         publish(self.dapr, Topic.ORDER_STATUS, event_type, status)
+        metrics.record_saga_finished(status, timings)
         log.info(
             "order status published",
             extra={
@@ -101,6 +115,8 @@ class OrchestratorActivities:
         """Publishes `approval.requested` (also as the reminder, with `reminder: true`)."""
         request = ApprovalRequested.parse(data)
         publish(self.dapr, Topic.ORDER_STATUS, EventType.APPROVAL_REQUESTED, request)
+        if not request.reminder:
+            metrics.record_approval_requested(request.approval_id)
         log.info(
             "approval requested",
             extra={

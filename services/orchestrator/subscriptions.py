@@ -31,6 +31,7 @@ from dapr.ext.grpc import App, SubscriptionMessage
 
 from foundation.logs import log_context
 from services.common.messaging import CommandHandling, TopicHandler, subscribe
+from services.common.metrics import DeadLetterReason
 from services.contracts.messages import (
     ApprovalDecided,
     InvalidMessage,
@@ -82,7 +83,9 @@ class OrchestratorSubscriptions:
     def on_order_placed(self, event: SubscriptionMessage) -> TopicEventResponse:
         if event.type() not in ORDERS.event_types:
             return self.messages.reject(
-                event, f"unexpected event type '{event.type()}' on topic '{ORDERS.topic}'"
+                event,
+                f"unexpected event type '{event.type()}' on topic '{ORDERS.topic}'",
+                DeadLetterReason.UNKNOWN_EVENT_TYPE,
             )
         try:
             order = OrderPlaced.parse(bytes(event.raw_data()))
@@ -141,7 +144,9 @@ class OrchestratorSubscriptions:
     def on_approval_decided(self, event: SubscriptionMessage) -> TopicEventResponse:
         if event.type() not in APPROVALS.event_types:
             return self.messages.reject(
-                event, f"unexpected event type '{event.type()}' on topic '{APPROVALS.topic}'"
+                event,
+                f"unexpected event type '{event.type()}' on topic '{APPROVALS.topic}'",
+                DeadLetterReason.UNKNOWN_EVENT_TYPE,
             )
         try:
             decided = ApprovalDecided.parse(bytes(event.raw_data()))

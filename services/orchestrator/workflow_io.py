@@ -23,6 +23,29 @@ class SagaConfig(Contract):
     compensation_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
+StepResult = Literal["success", "failure", "timeout", "not_sent"]
+CompensationResult = Literal["acknowledged", "failed"]
+ApprovalDecision = Literal["approved", "rejected", "timed_out"]
+
+
+class Timing(Contract):
+    """How long one part of a saga took, by the workflow's own clock (replay gives the same
+    value), and how it ended; `name` is a `StepName` or a `CompensationName`."""
+
+    name: str
+    result: str
+    seconds: Annotated[float, Field(ge=0)]
+
+
+class SagaTimings(Contract):
+    """What a saga hands its final activity for the metrics: each step, each compensation
+    and the approval wait, in the order they ran."""
+
+    steps: list[Timing] = []
+    compensations: list[Timing] = []
+    approval: Timing | None = None
+
+
 class SagaInput(Contract):
     order: OrderPlaced
     config: SagaConfig = SagaConfig()
@@ -36,7 +59,7 @@ class SagaResult(Contract):
     reservation_id: str | None = None
     charge_id: str | None = None
     tracking_id: str | None = None
-    approval: Literal["approved", "rejected", "timed_out"] | None = None
+    approval: ApprovalDecision | None = None
     compensations: list[str] = []
 
 
@@ -53,7 +76,7 @@ class ApprovalRequest(Contract):
 
 
 class ApprovalResult(Contract):
-    decision: Literal["approved", "rejected", "timed_out"]
+    decision: ApprovalDecision
     approver: str | None = None
     reason: str | None = None
 

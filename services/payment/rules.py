@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from services.common.outcomes import Outcome, reply_to, saga_scoped_id
+from services.common.outcomes import Outcome, SagaRecord, reply_to, saga_scoped_id
 from services.contracts.messages import (
     ChargePayment,
-    Contract,
-    Identifier,
     PaymentCharged,
     PaymentDeclined,
     PaymentRefunded,
@@ -32,10 +30,9 @@ from services.contracts.topology import DECLINING_TEST_CARD
 DEFAULT_LIMIT_CENTS = 500_000
 
 
-class Payment(Contract):
+class Payment(SagaRecord):
     """A saga's payment (see the module docstring for its lifecycle)."""
 
-    saga_id: Identifier
     status: Literal["open", "charged", "refunded"] = "open"
     charge_id: str | None = None
     customer_id: str | None = None

@@ -1,8 +1,8 @@
 """Payment's records in the state store, and the commands that change them.
 
 Keys (the store has `keyPrefix: none`, so the names are the service's own):
-- `payment:charge:<sagaId>`: the saga's `Payment`; the saga is the charge's idempotency key.
-- `payment:command:<commandId>`: the reply the command got (`StoredReply`).
+- `payment:charge:<sagaId>`: the saga's `Payment`, with the reply each of its commands got;
+  the saga is the charge's idempotency key.
 """
 
 from __future__ import annotations

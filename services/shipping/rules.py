@@ -14,12 +14,10 @@ from __future__ import annotations
 from collections.abc import Set
 from typing import Literal
 
-from services.common.outcomes import Outcome, reply_to, saga_scoped_id
+from services.common.outcomes import Outcome, SagaRecord, reply_to, saga_scoped_id
 from services.contracts.messages import (
     CancelShipment,
-    Contract,
     CreateShipment,
-    Identifier,
     ShipmentCancelled,
     ShipmentCreated,
     ShipmentFailed,
@@ -29,10 +27,9 @@ from services.contracts.names import EventType
 DEFAULT_COUNTRIES = frozenset({"US", "CA", "GB", "DE", "FR", "NL"})
 
 
-class Shipment(Contract):
+class Shipment(SagaRecord):
     """A saga's shipment (see the module docstring for its lifecycle)."""
 
-    saga_id: Identifier
     status: Literal["open", "created", "cancelled"] = "open"
     tracking_id: str | None = None
     country: str | None = None

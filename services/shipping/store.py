@@ -1,8 +1,8 @@
 """Shipping's records in the state store, and the commands that change them.
 
 Keys (the store has `keyPrefix: none`, so the names are the service's own):
-- `shipping:shipment:<sagaId>`: the saga's `Shipment`.
-- `shipping:command:<commandId>`: the reply the command got (`StoredReply`).
+- `shipping:shipment:<sagaId>`: the saga's `Shipment`, with the reply each of its commands
+  got.
 """
 
 from __future__ import annotations

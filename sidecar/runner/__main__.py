@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from sidecar.runner import plan
+from sidecar.runner.daprd import Daprd
 from sidecar.runner.output import Sink
 from sidecar.runner.supervisor import Supervisor, Timeouts
 from sidecar.runner.template import TemplateError, load
@@ -39,6 +40,19 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="where the sidecars keep their SQLite files (default: .data next to the template)",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=("embedded", "daprd"),
+        default="embedded",
+        help="the sidecar under each app: the embedded one (default), or daprd started with "
+        "the flags `dapr run -f` gives it (placement, scheduler and the components' backends "
+        "must already run, as after `dapr init`)",
+    )
+    p.add_argument(
+        "--daprd",
+        default="daprd",
+        help="the daprd binary for --runtime daprd (default: daprd on PATH)",
     )
     p.add_argument(
         "--sidecar-timeout",
@@ -70,10 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         run_file = run_file / DEFAULT_FILE
     try:
         template = load(run_file)
-        for warning in template.warnings:
+        for warning in template.warnings_for(args.runtime):
             sink.notice(f"warning: {warning}")
         data_dir = (args.data_dir or template.base_dir / ".data").resolve()
-        launches = plan.build(template, data_dir=data_dir, environ=os.environ)
+        daprd = Daprd(args.daprd) if args.runtime == "daprd" else None
+        launches = plan.build(template, data_dir=data_dir, environ=os.environ, daprd=daprd)
     except TemplateError as error:
         sink.notice(f"{run_file}: {error}")
         return 2

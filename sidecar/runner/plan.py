@@ -4,7 +4,8 @@ Everything that can be known before starting a process is checked here, so a bad
 template fails before anything runs: folders exist, fixed ports are free, and each
 sidecar command line is parsed by the sidecar's own argument parser. Checking against
 that parser (rather than a copy of its rules) keeps the runner unchanged when the
-sidecar learns new values, e.g. another `--app-protocol`.
+sidecar learns new values, e.g. another `--app-protocol`. With `daprd` given, each
+sidecar is daprd instead, on the command line `dapr run -f` would give it (`daprd.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 import sidecar
 from foundation.ports import free_port
 from sidecar import config as sidecar_config
+from sidecar.runner import daprd as daprd_flags
+from sidecar.runner.daprd import Daprd
 from sidecar.runner.template import AppSpec, PathField, Template, TemplateError
 
 # Secrets daprd and the app must agree on: handed to the sidecar as well as to the app.
@@ -47,8 +50,10 @@ class Launch:
     app_env: Mapping[str, str]
     grpc_port: int
     http_port: int
+    metrics_port: int
     app_port: int | None
     host: str
+    runtime: str = "embedded"  # or "daprd": which sidecar `sidecar_argv` runs
 
 
 def port_in_use(port: int) -> bool:
@@ -69,12 +74,14 @@ def build(
     environ: Mapping[str, str],
     python: str = sys.executable,
     allocate_port: Callable[[], int] = free_port,
+    daprd: Daprd | None = None,
 ) -> list[Launch]:
-    """Plans every app; raises `TemplateError` naming the field that prevents a start."""
+    """Plans every app; raises `TemplateError` naming the field that prevents a start.
+    With `daprd`, every sidecar is that daprd (`--runtime daprd`)."""
     taken = {
         port
         for app in template.apps
-        for port in (app.app_port, app.dapr_grpc_port, app.dapr_http_port)
+        for port in (app.app_port, app.dapr_grpc_port, app.dapr_http_port, app.metrics_port)
         if port is not None
     }
 
@@ -94,24 +101,41 @@ def build(
             raise TemplateError(f"{app.label}.appDirPath: no such folder: {app.app_dir}")
         grpc_port = port(app.dapr_grpc_port, f"{app.label}.daprGRPCPort")
         http_port = port(app.dapr_http_port, f"{app.label}.daprHTTPPort")
+        # Each sidecar its own metrics port, as `dapr run -f` gives each daprd one.
+        metrics_port = port(app.metrics_port, f"{app.label}.metricsPort")
         if app.app_port is not None and port_in_use(app.app_port):
             raise TemplateError(
                 f"{app.label}.appPort: port {app.app_port} is already in use before the app started"
             )
-        flags = _sidecar_flags(app, template, grpc_port, http_port, data_dir)
-        _check_flags(flags, app)
+        if daprd is None:
+            flags = _sidecar_flags(app, template, grpc_port, http_port, data_dir)
+            flags += ["--metrics-port", str(metrics_port)]
+            _check_flags(flags, app)
+            sidecar_argv: tuple[str, ...] = (python, "-m", "sidecar", *flags)
+        else:
+            sidecar_argv = daprd_flags.argv(
+                daprd,
+                app,
+                _resource_folders(app, template),
+                grpc_port=grpc_port,
+                http_port=http_port,
+                metrics_port=metrics_port,
+                allocate_port=lambda: port(None, "daprd"),
+            )
         launches.append(
             Launch(
                 app_id=app.app_id,
                 cwd=app.app_dir,
-                sidecar_argv=(python, "-m", "sidecar", *flags),
+                sidecar_argv=sidecar_argv,
                 sidecar_env=_sidecar_env(app, environ),
                 app_argv=app.command,
-                app_env=_app_env(app, environ, grpc_port, http_port),
+                app_env=_app_env(app, environ, grpc_port, http_port, daprd is not None),
                 grpc_port=grpc_port,
                 http_port=http_port,
+                metrics_port=metrics_port,
                 app_port=app.app_port,
                 host=_probe_host(app.listen_addresses),
+                runtime="embedded" if daprd is None else "daprd",
             )
         )
     return launches
@@ -126,6 +150,15 @@ def resources_for(app: AppSpec, template: Template) -> tuple[PathField, ...]:
     if local.is_dir():
         return (PathField(f"{app.label}.appDirPath (.dapr/resources)", local),)
     return template.common_resources
+
+
+def _resource_folders(app: AppSpec, template: Template) -> tuple[PathField, ...]:
+    """`resources_for`, each folder checked to exist."""
+    folders = resources_for(app, template)
+    for resource in folders:
+        if not resource.path.is_dir():
+            raise TemplateError(f"{resource.field}: no such folder: {resource.path}")
+    return folders
 
 
 def _sidecar_flags(
@@ -143,9 +176,7 @@ def _sidecar_flags(
     ]
     if app.app_port is not None:
         flags += ["--app-port", str(app.app_port)]
-    for resource in resources_for(app, template):
-        if not resource.path.is_dir():
-            raise TemplateError(f"{resource.field}: no such folder: {resource.path}")
+    for resource in _resource_folders(app, template):
         flags += ["--resources-path", str(resource.path)]
     for flag, value in (
         ("--app-protocol", app.app_protocol),
@@ -189,7 +220,7 @@ def _sidecar_env(app: AppSpec, environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _app_env(
-    app: AppSpec, environ: Mapping[str, str], grpc_port: int, http_port: int
+    app: AppSpec, environ: Mapping[str, str], grpc_port: int, http_port: int, daprd: bool
 ) -> dict[str, str]:
     """What daprd's CLI gives an app: the runner's environment, the template's `env`, and
     the Dapr variables, which win so that the app always finds its own sidecar."""
@@ -197,7 +228,12 @@ def _app_env(
     env.update(app.env)
     # Python apps would otherwise hold their output in a pipe buffer until exit.
     env.setdefault("PYTHONUNBUFFERED", "1")
-    protocol = app.app_protocol or str(sidecar_config.parser().get_default("app_protocol"))
+    default = (
+        daprd_flags.DEFAULT_APP_PROTOCOL
+        if daprd
+        else str(sidecar_config.parser().get_default("app_protocol"))
+    )
+    protocol = app.app_protocol or default
     env.update(
         APP_ID=app.app_id,
         DAPR_GRPC_PORT=str(grpc_port),

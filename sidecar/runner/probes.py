@@ -4,7 +4,9 @@ A sidecar counts as up when its gRPC API answers and its HTTP port accepts conne
 gRPC starts first inside the sidecar, and an app that calls the HTTP API straight away
 must not find it closed. HTTP healthz is deliberately not required to pass: daprd keeps
 it failing until the app is reachable, and the app only starts after this probe.
-An app counts as up when its port accepts connections.
+A daprd counts as up when `GET /v1.0/healthz/outbound` answers 2xx: its APIs and
+components are ready, the app not yet needed. An app counts as up when its port accepts
+connections.
 """
 
 from __future__ import annotations
@@ -48,6 +50,32 @@ async def tcp_open(host: str, port: int) -> bool:
 def sidecar_up(host: str, grpc_port: int, http_port: int, token: str | None = None) -> Probe:
     async def probe() -> bool:
         return await grpc_hello(host, grpc_port, token) and await tcp_open(host, http_port)
+
+    return probe
+
+
+async def http_ok(host: str, port: int, path: str) -> bool:
+    """A 2xx answer to `GET path` (HTTP/1.0: the server closes after answering)."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=1)
+    except (OSError, TimeoutError):
+        return False
+    try:
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        status_line = await asyncio.wait_for(reader.readline(), timeout=1)
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    parts = status_line.split()
+    return len(parts) >= 2 and parts[1][:1] == b"2"
+
+
+def daprd_up(host: str, http_port: int, path: str) -> Probe:
+    async def probe() -> bool:
+        return await http_ok(host, http_port, path)
 
     return probe
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sidecar.runner import groups, lifeline, probes
+from sidecar.runner import daprd, groups, lifeline, probes
 from sidecar.runner.output import Sink, prefix, pump
 from sidecar.runner.plan import Launch
 
@@ -139,7 +139,10 @@ class Supervisor:
             launch, "sidecar", launch.sidecar_argv, launch.sidecar_env, launch.cwd
         )
         token = launch.sidecar_env.get("DAPR_API_TOKEN")
-        ready = probes.sidecar_up(launch.host, launch.grpc_port, launch.http_port, token)
+        if launch.runtime == "daprd":
+            ready = probes.daprd_up(launch.host, launch.http_port, daprd.READY_PATH)
+        else:
+            ready = probes.sidecar_up(launch.host, launch.grpc_port, launch.http_port, token)
         await self._wait(sidecar, ready, self._timeouts.sidecar_ready, "answer")
         if not launch.app_argv:
             self._sink.notice(f"sidecar of app '{launch.app_id}' is up (no command to run)")

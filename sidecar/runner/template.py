@@ -87,6 +87,9 @@ _HONOURED = frozenset(
         "env",
     }
 )
+# Fields only `--runtime daprd` acts on: they configure daprd (its Configuration file, the
+# placement and scheduler it connects to); the embedded sidecar has nothing they could set.
+DAPRD_FIELDS = frozenset({"configFilePath", "placementHostAddress", "schedulerHostAddress"})
 # Used as a file name by the sidecar (`<app-id>.sqlite`), so stricter than daprd's "no dots".
 _APP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -116,11 +119,16 @@ class AppSpec:
     app_protocol: str | None
     dapr_grpc_port: int | None
     dapr_http_port: int | None
+    metrics_port: int | None
     resources: tuple[PathField, ...]
     log_level: str | None
     listen_addresses: str | None
     max_body_size: str | None
     origins: Mapping[str, str] = field(default_factory=dict)
+    # Read for `--runtime daprd` only (DAPRD_FIELDS).
+    config_file: Path | None = None
+    placement_host_address: str | None = None
+    scheduler_host_address: str | None = None
 
     def where(self, name: str) -> str:
         """`apps[0].logLevel`, or `common.logLevel` when the value was inherited."""
@@ -132,7 +140,24 @@ class Template:
     base_dir: Path
     apps: tuple[AppSpec, ...]
     common_resources: tuple[PathField, ...]
-    warnings: tuple[str, ...]
+    # Each field the Dapr CLI knows but this runner does not act on, with where it is set.
+    ignored: Mapping[str, tuple[str, ...]]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per field the embedded sidecar's run ignores."""
+        return self.warnings_for("embedded")
+
+    def warnings_for(self, runtime: str) -> tuple[str, ...]:
+        """One line per field ignored when the sidecars are `runtime` (daprd honours
+        DAPRD_FIELDS)."""
+        honoured = DAPRD_FIELDS if runtime == "daprd" else frozenset()
+        return tuple(
+            f"ignoring {key} ({', '.join(places)}): `dapr run -f` supports it, this runner "
+            f"does not with {runtime} sidecars"
+            for key, places in self.ignored.items()
+            if key not in honoured
+        )
 
 
 def load(path: Path) -> Template:
@@ -187,11 +212,9 @@ def parse(data: object, base_dir: Path) -> Template:
         for index, raw in enumerate(apps)
     )
     _check_unique(specs)
-    warnings = tuple(
-        f"ignoring {key} ({', '.join(places)}): `dapr run -f` supports it, this runner does not"
-        for key, places in ignored.items()
+    return Template(
+        base_dir, specs, common_resources, {key: tuple(places) for key, places in ignored.items()}
     )
-    return Template(base_dir, specs, common_resources, warnings)
 
 
 def _app(
@@ -239,6 +262,13 @@ def _app(
 
     resources = _resources(raw, label, app_dir)
     env = {**common_env, **_env(raw.get("env"), f"{label}.env")}
+    config_file = _string(shared("configFilePath"), f"{label}.configFilePath")
+    if config_file:  # the Dapr CLI resolves it like the resources paths
+        config_file_path: Path | None = _resolve(
+            config_file, base_dir if origins.get("configFilePath") else app_dir
+        )
+    else:
+        config_file_path = None
     return AppSpec(
         label=label,
         app_id=app_id,
@@ -249,11 +279,19 @@ def _app(
         app_protocol=_string(shared("appProtocol"), f"{label}.appProtocol"),
         dapr_grpc_port=_port(raw.get("daprGRPCPort"), f"{label}.daprGRPCPort"),
         dapr_http_port=_port(raw.get("daprHTTPPort"), f"{label}.daprHTTPPort"),
+        metrics_port=_port(raw.get("metricsPort"), f"{label}.metricsPort"),
         resources=resources,
         log_level=_string(shared("logLevel"), f"{label}.logLevel"),
         listen_addresses=_string(shared("apiListenAddresses"), f"{label}.apiListenAddresses"),
         max_body_size=_scalar(shared("maxBodySize"), f"{label}.maxBodySize"),
         origins=origins,
+        config_file=config_file_path,
+        placement_host_address=_string(
+            shared("placementHostAddress"), f"{label}.placementHostAddress"
+        ),
+        scheduler_host_address=_string(
+            shared("schedulerHostAddress"), f"{label}.schedulerHostAddress"
+        ),
     )
 
 

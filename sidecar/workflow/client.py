@@ -21,7 +21,7 @@ from sidecar.workflow import rerun
 from sidecar.workflow.commits import Commits
 from sidecar.workflow.dispatch import Dispatcher
 from sidecar.workflow.protos import pb
-from sidecar.workflow.records import InboxItem, Instance
+from sidecar.workflow.records import Instance
 from sidecar.workflow.settings import EngineSettings
 from sidecar.workflow.state import InstanceState
 from sidecar.workflow.store import Batch, InstanceQuery, WorkflowStore
@@ -105,15 +105,20 @@ class Client:
             return
         self._post(instance_id, h.event_raised(self.clock(), name, data), "raise-event")
 
-    def suspend(self, instance_id: str, reason: str | None) -> None:
+    async def suspend(self, instance_id: str, reason: str | None) -> None:
+        """Returns once a turn has suspended the instance, as daprd's SuspendInstance does, so
+        a read right after it sees SUSPENDED (or the instance ended, or it is stalled and
+        no turn runs until a worker that can replay it connects)."""
         instance = self._require_active(instance_id, "suspend")
-        if instance.status == h.SUSPENDED:
-            return
-        self._post(instance_id, h.execution_suspended(self.clock(), reason), "suspend-instance")
+        if instance.status != h.SUSPENDED:
+            self._post(instance_id, h.execution_suspended(self.clock(), reason), "suspend-instance")
+        await self.wait_for(instance_id, lambda i: _settled(i, h.SUSPENDED))
 
-    def resume(self, instance_id: str, reason: str | None) -> None:
+    async def resume(self, instance_id: str, reason: str | None) -> None:
+        """Returns once a turn has resumed the instance, as daprd's ResumeInstance does."""
         self._require_active(instance_id, "resume")
         self._post(instance_id, h.execution_resumed(self.clock(), reason), "resume-instance")
+        await self.wait_for(instance_id, lambda i: _settled(i, h.RUNNING))
 
     def terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
         instance = self.get_instance(instance_id)
@@ -210,11 +215,7 @@ class Client:
 
     def _post(self, instance_id: str, event: pb.HistoryEvent, name: str) -> None:
         self.settings.check_size(event)
-        now = self.clock()
-        item = InboxItem(0, instance_id, event, now)
-        self.store.commit(Batch(name, inbox_inserts=[item]))
-        self.state.add_inbox_item(item, now)
-        self.dispatcher.pump()
+        self.commits.post(instance_id, event, name)
 
     def _terminate_unstarted(self, instance: Instance, output: str | None) -> None:
         """Ends an instance no worker has started as if its first turn had terminated it."""
@@ -237,6 +238,10 @@ class Client:
             if self.find(child) is not None:
                 ids.extend(self._purge_closure(child))
         return ids
+
+
+def _settled(instance: Instance, status: int) -> bool:
+    return instance.status in (status, h.STALLED) or instance.terminal
 
 
 def _encode_token(row: tuple[float, str]) -> str:

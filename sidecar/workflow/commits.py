@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sidecar.workflow import crossapp
 from sidecar.workflow import history as h
 from sidecar.workflow.dispatch import Dispatcher
+from sidecar.workflow.outbox import Outbox
 from sidecar.workflow.protos import pb
-from sidecar.workflow.records import ActivityItem, InboxItem, Instance
+from sidecar.workflow.records import ActivityItem, InboxItem, Instance, OutboxItem
 from sidecar.workflow.state import InstanceState
 from sidecar.workflow.store import Batch, WorkflowStore
 from sidecar.workflow.transitions import (
@@ -40,7 +42,9 @@ class Commits:
     store: WorkflowStore
     state: InstanceState
     dispatcher: Dispatcher
+    outbox: Outbox
     clock: Callable[[], datetime]
+    app_id: str = ""
 
     def commit_turn(
         self,
@@ -50,11 +54,14 @@ class Commits:
         response: pb.WorkflowResponse,
         name: str,
     ) -> None:
-        """Applies a turn (the inbox items it consumed, the worker's answer) and commits it."""
-        outcome = apply_turn(before, new_events, response, self.clock(), _new_id)
-        batch = self._turn_batch(before, inbox_ids, outcome, name)
-        self.store.commit(batch)
-        self._apply_turn(before, inbox_ids, outcome, batch)
+        """Applies a turn (the inbox items it consumed, the worker's answer) and commits it.
+
+        A stalled turn consumes nothing: its events wait for a worker that can replay."""
+        outcome = apply_turn(before, new_events, response, self.clock(), _new_id, self.app_id)
+        consumed = [] if outcome.stalled else inbox_ids
+        batch = self._turn_batch(before, consumed, outcome, name)
+        self.commit(batch)
+        self._apply_turn(before, consumed, outcome, batch)
 
     def commit_activity_result(self, activity: ActivityItem, response: pb.ActivityResponse) -> None:
         """Hands an activity's result to its instance, unless the execution that scheduled it
@@ -82,11 +89,14 @@ class Commits:
             )
         batch = Batch("complete-activity", activity_deletes=[activity.item_id])
         instance = self.state.active.get(activity.instance_id)
-        if instance is not None and instance.execution_id == activity.execution_id:
+        if activity.reply_app_id is not None:
+            message = crossapp.message(activity.instance_id, activity.execution_id, event)
+            batch.outbox_inserts.append(OutboxItem(0, activity.reply_app_id, message))
+        elif instance is not None and instance.execution_id == activity.execution_id:
             batch.inbox_inserts.append(
                 InboxItem(0, activity.instance_id, event, now, activity.execution_id)
             )
-        self.store.commit(batch)
+        self.commit(batch)
         for item in batch.inbox_inserts:
             self.state.add_inbox_item(item, now)
         self.dispatcher.pump()
@@ -118,8 +128,27 @@ class Commits:
         for item in batch.inbox_inserts:
             self.state.add_inbox_item(item, now)
 
+    def post(
+        self,
+        instance_id: str,
+        event: pb.HistoryEvent,
+        name: str,
+        execution_id: str | None = None,
+    ) -> None:
+        """Commits one event for an instance's inbox (bound to `execution_id` when given)."""
+        now = self.clock()
+        item = InboxItem(0, instance_id, event, now, execution_id)
+        self.commit(Batch(name, inbox_inserts=[item]))
+        self.state.add_inbox_item(item, now)
+        self.dispatcher.pump()
+
+    def commit(self, batch: Batch) -> None:
+        """Commits a batch, then hands the messages it wrote for other apps to the outbox."""
+        self.store.commit(batch)
+        self.outbox.send(batch.outbox_inserts)
+
     def purge(self, ids: list[str]) -> None:
-        self.store.commit(Batch("purge-instances", purges=ids))
+        self.commit(Batch("purge-instances", purges=ids))
         for purged in ids:
             self.forget(purged)
 
@@ -168,16 +197,19 @@ class Commits:
             InboxItem(0, iid, event, fire_at, after.execution_id)
             for fire_at, event in outcome.timers
         )
+        batch.outbox_inserts.extend(OutboxItem(0, app, m) for app, m in outcome.remote)
         created: dict[str, Instance] = {}
         for child in outcome.children:
-            self._add_child(child, now, batch, created)
+            self.add_child(child, now, batch, created)
         for message in outcome.messages:
             self._add_message(message, now, batch, created)
         return batch
 
-    def _add_child(
+    def add_child(
         self, child: ChildStart, now: datetime, batch: Batch, created: dict[str, Instance]
     ) -> None:
+        """Adds a child (or detached) instance to a batch; a child whose id is taken by a
+        running instance fails its parent's task instead."""
         existing = created.get(child.instance_id) or self.state.find(child.instance_id)
         if existing is not None and not existing.terminal:
             if child.parent is not None:
@@ -193,15 +225,15 @@ class Commits:
                         taskScheduledId=child.parent.task_id, failureDetails=failure
                     ),
                 )
-                batch.inbox_inserts.append(
-                    InboxItem(0, child.parent.instance_id, event, now, child.parent.execution_id)
-                )
+                parent = child.parent
+                report = Message(parent.instance_id, event, parent.execution_id, parent.app_id)
+                self._add_message(report, now, batch, created)
             return
         if existing is not None:
             batch.purges.append(child.instance_id)
         instance = Instance(
             instance_id=child.instance_id,
-            execution_id=uuid.uuid4().hex,
+            execution_id=child.execution_id or uuid.uuid4().hex,
             name=child.name,
             created_at=now,
             last_updated_at=now,
@@ -214,6 +246,10 @@ class Commits:
     def _add_message(
         self, message: Message, now: datetime, batch: Batch, created: dict[str, Instance]
     ) -> None:
+        if message.app_id not in (None, self.app_id):
+            remote = crossapp.message(message.instance_id, message.execution_id, message.event)
+            batch.outbox_inserts.append(OutboxItem(0, message.app_id, remote))
+            return
         target = created.get(message.instance_id) or self.state.active.get(message.instance_id)
         if target is None or (
             message.execution_id is not None and message.execution_id != target.execution_id

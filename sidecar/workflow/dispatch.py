@@ -4,6 +4,11 @@ The sidecar is the only writer of its database, so leases need no persistence: a
 restart nothing is leased and every pending work item is dispatched again. A lease ends
 when its work item is completed, its stream disconnects or it expires; housekeeping
 expires leases and pings the streams that asked for health pings.
+
+A completion names its lease by the token of its work item when the worker echoes it (the
+Python and Go SDKs do). Workers that send none (the JavaScript SDK's, and any SDK written
+before tokens) are matched as durabletask-go's backend matches them: to the current lease
+of the instance (a turn), or of the instance and task id (an activity).
 """
 
 from __future__ import annotations
@@ -68,7 +73,11 @@ class Dispatcher:
         self.leases: dict[str, Lease] = {}
         # The orchestration lease of each instance: one turn at a time per instance.
         self.locked: dict[str, Lease] = {}
+        # The lease of each activity in flight, by instance id and task id.
+        self._activities: dict[tuple[str, int], Lease] = {}
         self._held: set[str] = set()
+        # Stalled instances a newly connected worker may try again.
+        self._unstalled: set[str] = set()
         self._stream_ids = itertools.count(1)
         # Tokens of a previous sidecar process can never match: each process has its own id.
         self._boot_id = uuid.uuid4().hex[:12]
@@ -82,6 +91,12 @@ class Dispatcher:
         )
         self.streams.append(stream)
         log.info("worker connected", extra={"stream": stream.stream_id})
+        # A stalled instance waits for a worker with other code, as daprd's holds until
+        # its workflow actor is activated again (a worker reconnects).
+        for iid, instance in self.state.active.items():
+            if instance.status == h.STALLED:
+                self._unstalled.add(iid)
+                self.state.mark_ready(iid)
         self.pump()
         return stream
 
@@ -133,6 +148,10 @@ class Dispatcher:
         items = self.state.inbox.get(iid, [])
         if instance is None or not items:
             return
+        if instance.status == h.STALLED:
+            if iid not in self._unstalled:
+                return
+            self._unstalled.discard(iid)
         if not instance.history:
             # A workflow's first turn starts with its executionStarted event; events raised
             # before a delayed start wait for it.
@@ -175,6 +194,7 @@ class Dispatcher:
     def _dispatch_activity(self, activity: ActivityItem, stream: WorkerStream) -> None:
         lease = self._lease(stream, activity.instance_id)
         lease.activity = activity
+        self._activities[_activity_key(activity)] = lease
         stream.activities += 1
         stream.queue.put_nowait(
             pb.WorkItem(activityRequest=activity.request, completionToken=lease.token)
@@ -212,36 +232,53 @@ class Dispatcher:
         stream.tokens.add(token)
         return lease
 
-    def take_lease(self, token: str, instance_id: str) -> Lease | None:
-        """The lease a completion answers, or None for a stale or duplicate completion."""
-        lease = self.leases.pop(token, None)
-        if lease is None:
-            log.info(
-                "stale or duplicate completion ignored",
-                extra={"instance_id": instance_id},
-            )
+    def take_turn(self, token: str, instance_id: str) -> Lease | None:
+        """The orchestration lease a completion answers, or None for a stale or duplicate one."""
+        lease = self.leases.get(token) if token else self.locked.get(instance_id)
+        return self._take(
+            lease if lease is not None and lease.activity is None else None, instance_id
+        )
+
+    def take_activity(self, token: str, instance_id: str, task_id: int) -> Lease | None:
+        """The activity lease a completion answers, or None for a stale or duplicate one."""
+        lease = self.leases.get(token) if token else self._activities.get((instance_id, task_id))
+        return self._take(
+            lease if lease is not None and lease.activity is not None else None, instance_id
+        )
+
+    def _take(self, lease: Lease | None, instance_id: str) -> Lease | None:
+        if lease is None or self.leases.get(lease.token) is not lease:
+            log.info("stale or duplicate completion ignored", extra={"instance_id": instance_id})
             return None
-        self._unhold(lease)
+        self._forget(lease)
         return lease
 
-    def _unhold(self, lease: Lease) -> None:
+    def _forget(self, lease: Lease) -> None:
+        """Ends a lease: the work item no longer counts against its stream."""
+        del self.leases[lease.token]
         stream = lease.stream
         stream.tokens.discard(lease.token)
         if lease.activity is not None:
             stream.activities -= 1
+            key = _activity_key(lease.activity)
+            if self._activities.get(key) is lease:
+                del self._activities[key]
         else:
             stream.orchestrations -= 1
 
     def release(self, token: str) -> None:
         """Takes a work item back from its worker so that it is dispatched again."""
-        lease = self.leases.pop(token, None)
+        lease = self.leases.get(token)
         if lease is None:
             return
-        self._unhold(lease)
+        self._forget(lease)
         if lease.activity is not None:
+            activity = lease.activity
             instance = self.state.active.get(lease.instance_id)
-            if instance is not None and instance.execution_id == lease.activity.execution_id:
-                self.state.activity_queue.appendleft(lease.activity)
+            if activity.reply_app_id is not None or (
+                instance is not None and instance.execution_id == activity.execution_id
+            ):
+                self.state.activity_queue.appendleft(activity)
         elif self.locked.get(lease.instance_id) is lease:
             del self.locked[lease.instance_id]
             self.state.mark_ready(lease.instance_id)
@@ -252,6 +289,7 @@ class Dispatcher:
         for token, lease in list(self.leases.items()):
             if (
                 lease.activity is not None
+                and lease.activity.reply_app_id is None
                 and lease.instance_id == instance_id
                 and dropped_with(lease.activity.execution_id, ended)
             ):
@@ -264,9 +302,9 @@ class Dispatcher:
             self._revoke(lease.token)
 
     def _revoke(self, token: str) -> None:
-        lease = self.leases.pop(token, None)
+        lease = self.leases.get(token)
         if lease is not None:
-            self._unhold(lease)
+            self._forget(lease)
 
     async def run_housekeeping(self) -> None:
         """Expires leases of workers that went quiet, and pings streams that asked for it."""
@@ -290,3 +328,7 @@ class Dispatcher:
                         stream.queue.put_nowait(pb.WorkItem(healthPing=pb.HealthPing()))
             if expired:
                 self.pump()
+
+
+def _activity_key(activity: ActivityItem) -> tuple[str, int]:
+    return activity.instance_id, activity.request.taskId

@@ -117,18 +117,33 @@ def event_kind(event: pb.HistoryEvent) -> str:
     return str(event.WhichOneof("eventType"))
 
 
-def running_children(history: Iterable[pb.HistoryEvent]) -> list[str]:
-    """Child instance ids created in this execution that have not reported back yet."""
-    created: dict[int, str] = {}
+def running_children(history: Iterable[pb.HistoryEvent]) -> list[tuple[str, str | None]]:
+    """Child instances created in this execution that have not reported back yet: their
+    ids, and the app each runs in when it is another app."""
+    created: dict[int, tuple[str, str | None]] = {}
     for event in history:
         kind = event_kind(event)
         if kind == "childWorkflowInstanceCreated":
-            created[event.eventId] = event.childWorkflowInstanceCreated.instanceId
+            app = event.router.targetAppID if event.HasField("router") else ""
+            created[event.eventId] = (event.childWorkflowInstanceCreated.instanceId, app or None)
         elif kind == "childWorkflowInstanceCompleted":
             created.pop(event.childWorkflowInstanceCompleted.taskScheduledId, None)
         elif kind == "childWorkflowInstanceFailed":
             created.pop(event.childWorkflowInstanceFailed.taskScheduledId, None)
     return list(created.values())
+
+
+def live_status(history: Iterable[pb.HistoryEvent]) -> int:
+    """The status an unfinished execution's history gives it (as durabletask-go computes
+    it): pending before it started, then suspended or running."""
+    status = PENDING
+    for event in history:
+        kind = event_kind(event)
+        if kind == "executionStarted" or (kind == "executionResumed" and status == SUSPENDED):
+            status = RUNNING
+        elif kind == "executionSuspended" and status == RUNNING:
+            status = SUSPENDED
+    return status
 
 
 def all_children(history: Iterable[pb.HistoryEvent]) -> list[str]:

@@ -9,17 +9,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sidecar.workflow.history import PENDING, is_terminal, string_value, timestamp
-from sidecar.workflow.protos import pb
+from sidecar.workflow.protos import backend, pb
 
 
 @dataclass(frozen=True)
 class ParentRef:
-    """Where a child workflow reports its outcome."""
+    """Where a child workflow reports its outcome; `app_id` names the parent's app when it
+    runs in another app (a cross-app child), None when it runs in this one."""
 
     instance_id: str
     execution_id: str
     task_id: int
     name: str
+    app_id: str | None = None
 
 
 @dataclass
@@ -77,12 +79,26 @@ class Instance:
 
 @dataclass
 class ActivityItem:
-    """An activity waiting for, or running on, a worker."""
+    """An activity waiting for, or running on, a worker.
+
+    `reply_app_id` names the app whose workflow scheduled it (a cross-app activity: the
+    instance is that app's, and the result goes back to its sidecar); None for this app's.
+    """
 
     item_id: int
     instance_id: str
     execution_id: str
     request: pb.ActivityRequest
+    reply_app_id: str | None = None
+
+
+@dataclass
+class OutboxItem:
+    """A message for another app's sidecar, kept until that sidecar has taken it."""
+
+    item_id: int
+    app_id: str
+    message: backend.WorkflowMessage
 
 
 @dataclass

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS instances (
     parent_instance_id TEXT,
     parent_execution_id TEXT,
     parent_task_id     INTEGER,
-    parent_name        TEXT
+    parent_name        TEXT,
+    parent_app_id      TEXT  -- the parent's app, when it runs in another app
 );
 CREATE INDEX IF NOT EXISTS instances_by_created ON instances (created_at, instance_id);
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, created_at);
@@ -44,11 +45,21 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE INDEX IF NOT EXISTS inbox_by_instance ON inbox (instance_id, id);
 
--- Activities scheduled and not yet completed.
+-- Activities scheduled and not yet completed. reply_app_id names the app whose workflow
+-- scheduled a cross-app activity (instance_id is then that app's instance); NULL for ours.
 CREATE TABLE IF NOT EXISTS activities (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     instance_id  TEXT NOT NULL,
     execution_id TEXT NOT NULL,
-    request      BLOB NOT NULL
+    request      BLOB NOT NULL,
+    reply_app_id TEXT
 );
 CREATE INDEX IF NOT EXISTS activities_by_instance ON activities (instance_id);
+
+-- Messages for other apps' sidecars (cross-app activities, children and their results),
+-- each a serialized durabletask backend WorkflowMessage, until that sidecar has taken it.
+CREATE TABLE IF NOT EXISTS outbox (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id  TEXT NOT NULL,
+    message BLOB NOT NULL
+);

@@ -1,4 +1,5 @@
-"""`TaskHubSidecarService` over gRPC: translates requests into engine calls, nothing more."""
+"""`TaskHubSidecarService` over gRPC: translates requests into engine calls, nothing more;
+a request routed to another app goes to that app's sidecar (`forwarding`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from google.protobuf import empty_pb2, wrappers_pb2
 from sidecar.errors import invalid_argument, translated
 from sidecar.workflow import history as h
 from sidecar.workflow.engine import WorkflowEngine
+from sidecar.workflow.forwarding import routed
 from sidecar.workflow.protos import pb, pb_grpc
 from sidecar.workflow.records import Instance
 from sidecar.workflow.store import InstanceQuery
@@ -24,16 +26,20 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     def __init__(self, engine: WorkflowEngine) -> None:
         self.client = engine.client
         self.workers = engine.workers
+        self.app_id = engine.app_id
+        self.peers = engine.peers
 
     async def Hello(self, request: empty_pb2.Empty, context: Context) -> empty_pb2.Empty:
         return empty_pb2.Empty()
 
+    @routed
     @translated
     async def StartInstance(
         self, request: pb.CreateInstanceRequest, context: Context
     ) -> pb.CreateInstanceResponse:
         return pb.CreateInstanceResponse(instanceId=self.client.start_instance(request))
 
+    @routed
     @translated
     async def GetInstance(
         self, request: pb.GetInstanceRequest, context: Context
@@ -44,6 +50,7 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
             return pb.GetInstanceResponse(exists=False)
         return _state(instance, request.getInputsAndOutputs)
 
+    @routed
     @translated
     async def WaitForInstanceStart(
         self, request: pb.GetInstanceRequest, context: Context
@@ -51,6 +58,7 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
         instance = await self.client.wait_for(request.instanceId, lambda i: i.status != h.PENDING)
         return _state(instance, request.getInputsAndOutputs)
 
+    @routed
     @translated
     async def WaitForInstanceCompletion(
         self, request: pb.GetInstanceRequest, context: Context
@@ -58,6 +66,7 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
         instance = await self.client.wait_for(request.instanceId, lambda i: i.terminal)
         return _state(instance, request.getInputsAndOutputs)
 
+    @routed
     @translated
     async def RaiseEvent(
         self, request: pb.RaiseEventRequest, context: Context
@@ -69,6 +78,7 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
         )
         return pb.RaiseEventResponse()
 
+    @routed
     @translated
     async def TerminateInstance(
         self, request: pb.TerminateRequest, context: Context
@@ -78,20 +88,23 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
         )
         return pb.TerminateResponse()
 
+    @routed
     @translated
     async def SuspendInstance(
         self, request: pb.SuspendRequest, context: Context
     ) -> pb.SuspendResponse:
-        self.client.suspend(request.instanceId, h.optional_string(request, "reason"))
+        await self.client.suspend(request.instanceId, h.optional_string(request, "reason"))
         return pb.SuspendResponse()
 
+    @routed
     @translated
     async def ResumeInstance(
         self, request: pb.ResumeRequest, context: Context
     ) -> pb.ResumeResponse:
-        self.client.resume(request.instanceId, h.optional_string(request, "reason"))
+        await self.client.resume(request.instanceId, h.optional_string(request, "reason"))
         return pb.ResumeResponse()
 
+    @routed
     @translated
     async def PurgeInstances(
         self, request: pb.PurgeInstancesRequest, context: Context
@@ -138,6 +151,7 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
 
     CompleteWorkflowTask = CompleteOrchestratorTask
 
+    @routed
     @translated
     async def RerunWorkflowFromEvent(
         self, request: pb.RerunWorkflowFromEventRequest, context: Context

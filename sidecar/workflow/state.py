@@ -70,7 +70,8 @@ class InstanceState:
 
     def queue_activities(self, activities: list[ActivityItem]) -> None:
         for activity in activities:
-            self.outstanding.setdefault(activity.instance_id, {})[activity.item_id] = activity
+            if activity.reply_app_id is None:
+                self.outstanding.setdefault(activity.instance_id, {})[activity.item_id] = activity
         self.activity_queue.extend(activities)
 
     def drop_pending(self, instance_id: str, ended: str | None) -> bool:
@@ -94,7 +95,11 @@ class InstanceState:
         self.activity_queue = deque(
             a
             for a in self.activity_queue
-            if not (a.instance_id == instance_id and dropped_with(a.execution_id, ended))
+            if not (
+                a.instance_id == instance_id
+                and a.reply_app_id is None
+                and dropped_with(a.execution_id, ended)
+            )
         )
         return True
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from sidecar.sqlite import connect, immediate
 from sidecar.workflow.history import TERMINAL_STATUSES
-from sidecar.workflow.protos import pb
-from sidecar.workflow.records import ActivityItem, InboxItem, Instance, ParentRef
+from sidecar.workflow.protos import backend, pb
+from sidecar.workflow.records import ActivityItem, InboxItem, Instance, OutboxItem, ParentRef
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -44,6 +44,8 @@ class Batch:
     activity_inserts: list[ActivityItem] = field(default_factory=list)
     activity_deletes: list[int] = field(default_factory=list)
     activity_clears: list[str] = field(default_factory=list)
+    outbox_inserts: list[OutboxItem] = field(default_factory=list)
+    outbox_deletes: list[int] = field(default_factory=list)
     purges: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -67,8 +69,13 @@ class InstanceQuery:
 _INSTANCE_COLUMNS = (
     "instance_id, execution_id, name, status, created_at, last_updated_at, started_at, "
     "completed_at, scheduled_start_at, input, output, custom_status, failure, "
-    "parent_instance_id, parent_execution_id, parent_task_id, parent_name"
+    "parent_instance_id, parent_execution_id, parent_task_id, parent_name, parent_app_id"
 )
+# Columns added after the first release, added to older databases when they are opened.
+_ADDED_COLUMNS = (("instances", "parent_app_id"), ("activities", "reply_app_id"))
+# Cross-app activities belong to another app's instance: clearing or purging one of this
+# app's instances leaves them alone.
+_OWN_ACTIVITIES = "instance_id = ? AND reply_app_id IS NULL"
 
 
 class WorkflowStore:
@@ -77,6 +84,10 @@ class WorkflowStore:
         self._db.execute("PRAGMA foreign_keys=OFF")
         schema = resources.files("sidecar.workflow").joinpath("schema.sql").read_text()
         self._db.executescript(schema)
+        for table, column in _ADDED_COLUMNS:
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -85,7 +96,8 @@ class WorkflowStore:
 
     def load_active(self) -> tuple[list[Instance], list[InboxItem], list[ActivityItem]]:
         """Everything the engine keeps in memory after a restart: non-terminal instances
-        with their history, their pending inbox and their unfinished activities."""
+        with their history, their pending inbox and their unfinished activities (with the
+        cross-app activities other apps' workflows asked for)."""
         terminal = ",".join(str(status) for status in sorted(TERMINAL_STATUSES))
         rows = self._db.execute(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE status NOT IN ({terminal})"
@@ -113,13 +125,21 @@ class WorkflowStore:
                 instance_id=row[1],
                 execution_id=row[2],
                 request=pb.ActivityRequest.FromString(row[3]),
+                reply_app_id=row[4],
             )
             for row in self._db.execute(
-                "SELECT id, instance_id, execution_id, request FROM activities ORDER BY id"
+                "SELECT id, instance_id, execution_id, request, reply_app_id FROM activities "
+                "ORDER BY id"
             )
-            if row[1] in active
+            if row[1] in active or row[4] is not None
         ]
         return instances, inbox, activities
+
+    def load_outbox(self) -> list[OutboxItem]:
+        return [
+            OutboxItem(row[0], row[1], backend.WorkflowMessage.FromString(row[2]))
+            for row in self._db.execute("SELECT id, app_id, message FROM outbox ORDER BY id")
+        ]
 
     def get_instance(self, instance_id: str) -> Instance | None:
         row = self._db.execute(
@@ -179,14 +199,15 @@ class WorkflowStore:
         """Writes the whole batch in one transaction; assigns ids to inserted items."""
         with immediate(self._db) as db:
             for instance_id in batch.purges:
-                for table in ("instances", "history", "inbox", "activities"):
+                for table in ("instances", "history", "inbox"):
                     db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+                db.execute(f"DELETE FROM activities WHERE {_OWN_ACTIVITIES}", (instance_id,))
             for instance_id in batch.history_resets:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
             if batch.instances:
                 db.executemany(
                     f"INSERT OR REPLACE INTO instances ({_INSTANCE_COLUMNS}) "
-                    f"VALUES ({','.join('?' * 17)})",
+                    f"VALUES ({','.join('?' * 18)})",
                     [_instance_to_row(i) for i in batch.instances],
                 )
             for instance_id, start, events in batch.history_appends:
@@ -219,21 +240,33 @@ class WorkflowStore:
                 )
                 item.item_id = int(cursor.lastrowid or 0)
             for instance_id in batch.activity_clears:
-                db.execute("DELETE FROM activities WHERE instance_id = ?", (instance_id,))
+                db.execute(f"DELETE FROM activities WHERE {_OWN_ACTIVITIES}", (instance_id,))
             if batch.activity_deletes:
                 db.executemany(
                     "DELETE FROM activities WHERE id = ?", [(i,) for i in batch.activity_deletes]
                 )
             for activity in batch.activity_inserts:
                 cursor = db.execute(
-                    "INSERT INTO activities (instance_id, execution_id, request) VALUES (?, ?, ?)",
+                    "INSERT INTO activities (instance_id, execution_id, request, reply_app_id) "
+                    "VALUES (?, ?, ?, ?)",
                     (
                         activity.instance_id,
                         activity.execution_id,
                         activity.request.SerializeToString(),
+                        activity.reply_app_id,
                     ),
                 )
                 activity.item_id = int(cursor.lastrowid or 0)
+            if batch.outbox_deletes:
+                db.executemany(
+                    "DELETE FROM outbox WHERE id = ?", [(i,) for i in batch.outbox_deletes]
+                )
+            for message in batch.outbox_inserts:
+                cursor = db.execute(
+                    "INSERT INTO outbox (app_id, message) VALUES (?, ?)",
+                    (message.app_id, message.message.SerializeToString()),
+                )
+                message.item_id = int(cursor.lastrowid or 0)
 
 
 def _instance_to_row(instance: Instance) -> tuple[Any, ...]:
@@ -256,6 +289,7 @@ def _instance_to_row(instance: Instance) -> tuple[Any, ...]:
         None if parent is None else parent.execution_id,
         None if parent is None else parent.task_id,
         None if parent is None else parent.name,
+        None if parent is None else parent.app_id,
     )
 
 
@@ -278,6 +312,7 @@ def _instance_from_row(row: Iterable[Any]) -> Instance:
         parent_execution_id,
         parent_task_id,
         parent_name,
+        parent_app_id,
     ) = row
     return Instance(
         instance_id=instance_id,
@@ -295,5 +330,7 @@ def _instance_from_row(row: Iterable[Any]) -> Instance:
         failure=None if failure is None else pb.TaskFailureDetails.FromString(failure),
         parent=None
         if parent_instance_id is None
-        else ParentRef(parent_instance_id, parent_execution_id, parent_task_id, parent_name),
+        else ParentRef(
+            parent_instance_id, parent_execution_id, parent_task_id, parent_name, parent_app_id
+        ),
     )

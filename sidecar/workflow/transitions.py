@@ -12,30 +12,36 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sidecar.workflow import crossapp, versioning
 from sidecar.workflow import history as h
-from sidecar.workflow.protos import pb
+from sidecar.workflow.protos import backend, pb
 from sidecar.workflow.records import Instance, ParentRef
 
 
 @dataclass(frozen=True)
 class Message:
-    """An event for another instance's inbox; bound to `execution_id` when given."""
+    """An event for another instance's inbox; bound to `execution_id` when given; for an
+    instance of another app when `app_id` is given."""
 
     instance_id: str
     event: pb.HistoryEvent
     execution_id: str | None = None
+    app_id: str | None = None
 
 
 @dataclass(frozen=True)
 class ChildStart:
-    """A workflow instance this turn creates (a child, or a detached instance)."""
+    """A workflow instance this turn creates (a child, or a detached instance); a child
+    another app's workflow asked for comes with the execution id that app gave it."""
 
     instance_id: str
     name: str
     input: str | None
     parent: ParentRef | None
     version: str | None = None
+    execution_id: str | None = None
 
 
 @dataclass
@@ -48,6 +54,10 @@ class TurnOutcome:
     messages: list[Message] = field(default_factory=list)
     children: list[ChildStart] = field(default_factory=list)
     next_inbox: list[pb.HistoryEvent] = field(default_factory=list)
+    # Work for other apps: (app id, message) for their sidecars.
+    remote: list[tuple[str, backend.WorkflowMessage]] = field(default_factory=list)
+    # A stalled turn changes nothing but its record of the stall: its events stay queued.
+    stalled: bool = False
 
     @property
     def completed(self) -> bool:
@@ -81,6 +91,7 @@ def execution_started(
                     instanceId=parent.instance_id,
                     executionId=h.string_value(parent.execution_id),
                 ),
+                appID=parent.app_id,
             )
         )
     if scheduled_start is not None:
@@ -107,20 +118,35 @@ def apply_turn(
     response: pb.WorkflowResponse,
     now: datetime,
     new_execution_id: Callable[[], str],
+    app_id: str = "",
 ) -> TurnOutcome:
-    """Applies a worker's response to the instance, returning a changed copy and the effects."""
+    """Applies a worker's response to the instance, returning a changed copy and the effects.
+
+    `app_id` is this sidecar's app: actions routed to another app become `remote` messages.
+    """
     updated = copy.copy(instance)
     updated.history = list(instance.history)
-    outcome = TurnOutcome(instance=updated, appended=list(new_events))
-    apply_new_events(updated, new_events, now)
     updated.custom_status = h.optional_string(response, "customStatus")
     updated.last_updated_at = now
+    new_events = versioning.stamped(new_events, response)
+    stall = versioning.stall_of(instance.history, new_events, response)
+    if stall is not None:
+        updated.status = h.STALLED
+        appended = versioning.stall_events(instance.history, stall, now)
+        updated.history.extend(appended)
+        return TurnOutcome(instance=updated, appended=appended, stalled=True)
+    versioning.compact(instance.history, new_events)
+    if updated.status == h.STALLED:
+        updated.status = h.live_status(updated.history)
+    outcome = TurnOutcome(instance=updated, appended=list(new_events))
+    apply_new_events(updated, new_events, now)
 
     completion = next(
         (a.completeWorkflow for a in response.actions if a.HasField("completeWorkflow")), None
     )
+    turn = _Turn(updated, now, outcome, app_id, new_execution_id, completion is not None)
     for action in response.actions:
-        _apply_action(updated, action, now, outcome, completing=completion is not None)
+        _apply_action(turn, action)
     if completion is not None:
         _complete(updated, completion, now, new_execution_id, outcome)
     if not outcome.history_reset:
@@ -128,42 +154,23 @@ def apply_turn(
     return outcome
 
 
-def _apply_action(
-    instance: Instance,
-    action: pb.WorkflowAction,
-    now: datetime,
-    outcome: TurnOutcome,
-    completing: bool,
-) -> None:
+@dataclass(frozen=True)
+class _Turn:
+    """What the actions of one turn change, and what they need to know."""
+
+    instance: Instance
+    now: datetime
+    outcome: TurnOutcome
+    app_id: str
+    new_execution_id: Callable[[], str]
+    completing: bool
+
+
+def _apply_action(turn: _Turn, action: pb.WorkflowAction) -> None:
+    now, outcome, completing = turn.now, turn.outcome, turn.completing
     kind = action.WhichOneof("workflowActionType")
-    if kind == "scheduleTask":
-        task = action.scheduleTask
-        outcome.appended.append(
-            h.new_event(
-                now,
-                action.id,
-                taskScheduled=pb.TaskScheduledEvent(
-                    name=task.name,
-                    version=task.version if task.HasField("version") else None,
-                    input=task.input if task.HasField("input") else None,
-                    taskExecutionId=task.taskExecutionId,
-                ),
-            )
-        )
-        if not completing:
-            outcome.activities.append(
-                pb.ActivityRequest(
-                    name=task.name,
-                    version=task.version if task.HasField("version") else None,
-                    input=task.input if task.HasField("input") else None,
-                    workflowInstance=pb.WorkflowInstance(
-                        instanceId=instance.instance_id,
-                        executionId=h.string_value(instance.execution_id),
-                    ),
-                    taskId=action.id,
-                    taskExecutionId=task.taskExecutionId,
-                )
-            )
+    if kind in ("scheduleTask", "createChildWorkflow"):
+        _call(turn, action)
     elif kind == "createTimer":
         timer = action.createTimer
         created = pb.TimerCreatedEvent(fireAt=timer.fireAt)
@@ -176,32 +183,6 @@ def _apply_action(
         fire_at = h.to_datetime(timer.fireAt)
         if fire_at < h.NEVER and not completing:
             outcome.timers.append((fire_at, h.timer_fired(fire_at, action.id, fire_at)))
-    elif kind == "createChildWorkflow":
-        child = action.createChildWorkflow
-        outcome.appended.append(
-            h.new_event(
-                now,
-                action.id,
-                childWorkflowInstanceCreated=pb.ChildWorkflowInstanceCreatedEvent(
-                    instanceId=child.instanceId,
-                    name=child.name,
-                    version=child.version if child.HasField("version") else None,
-                    input=child.input if child.HasField("input") else None,
-                ),
-            )
-        )
-        if not completing:
-            outcome.children.append(
-                ChildStart(
-                    instance_id=child.instanceId,
-                    name=child.name,
-                    input=h.optional_string(child, "input"),
-                    version=h.optional_string(child, "version"),
-                    parent=ParentRef(
-                        instance.instance_id, instance.execution_id, action.id, instance.name
-                    ),
-                )
-            )
     elif kind == "createDetachedWorkflow":
         detached = action.createDetachedWorkflow
         outcome.appended.append(
@@ -247,17 +228,60 @@ def _apply_action(
                 ),
             )
         )
-    elif kind == "workflowVersionNotAvailable":
-        outcome.appended.append(
-            h.new_event(
-                now,
-                executionStalled=pb.ExecutionStalledEvent(
-                    reason=pb.VERSION_NOT_AVAILABLE,
-                    description="no registered version of this workflow can replay its history",
-                ),
-            )
+
+
+def _call(turn: _Turn, action: pb.WorkflowAction) -> None:
+    """An activity or a child workflow: recorded, then run here or in the app it names."""
+    now, instance = turn.now, turn.instance
+    call = action.scheduleTask if action.HasField("scheduleTask") else action.createChildWorkflow
+    fields: dict[str, Any] = {
+        "name": call.name,
+        "version": call.version if call.HasField("version") else None,
+        "input": call.input if call.HasField("input") else None,
+    }
+    if action.HasField("scheduleTask"):
+        scheduled = pb.TaskScheduledEvent(
+            taskExecutionId=action.scheduleTask.taskExecutionId, **fields
         )
-        instance.status = h.STALLED
+        event = h.new_event(now, action.id, taskScheduled=scheduled)
+    else:
+        child_id = action.createChildWorkflow.instanceId
+        created = pb.ChildWorkflowInstanceCreatedEvent(instanceId=child_id, **fields)
+        event = h.new_event(now, action.id, childWorkflowInstanceCreated=created)
+    target = crossapp.route(action, event, turn.app_id)
+    turn.outcome.appended.append(event)
+    if turn.completing:
+        return
+    if action.HasField("createChildWorkflow"):
+        _start_child(turn, action, target)
+        return
+    message = crossapp.message(instance.instance_id, instance.execution_id, event)
+    if target is None:
+        turn.outcome.activities.append(crossapp.activity_request(message))
+    else:
+        turn.outcome.remote.append((target, message))
+
+
+def _start_child(turn: _Turn, action: pb.WorkflowAction, target: str | None) -> None:
+    child, instance = action.createChildWorkflow, turn.instance
+    parent = ParentRef(
+        instance.instance_id,
+        instance.execution_id,
+        action.id,
+        instance.name,
+        None if target is None else turn.app_id,
+    )
+    data, version = h.optional_string(child, "input"), h.optional_string(child, "version")
+    if target is None:
+        start = ChildStart(child.instanceId, child.name, data, parent, version)
+        turn.outcome.children.append(start)
+        return
+    execution_id = turn.new_execution_id()
+    started = execution_started(
+        turn.now, child.instanceId, execution_id, child.name, data, parent, None, version
+    )
+    message = crossapp.message(child.instanceId, execution_id, started)
+    turn.outcome.remote.append((target, message))
 
 
 def _complete(
@@ -305,9 +329,9 @@ def _complete(
     outcome.appended.append(h.new_event(now, executionCompleted=completed))
 
     if status == h.TERMINATED and _termination_recurses(instance.history + outcome.appended):
-        for child_id in h.running_children(instance.history + outcome.appended):
+        for child_id, app in h.running_children(instance.history + outcome.appended):
             outcome.messages.append(
-                Message(child_id, h.execution_terminated(now, result, recurse=True))
+                Message(child_id, h.execution_terminated(now, result, recurse=True), app_id=app)
             )
     if instance.parent is not None:
         outcome.messages.append(_report_to_parent(instance, status, result, failure, now))
@@ -347,4 +371,4 @@ def _report_to_parent(
                 taskScheduledId=parent.task_id, failureDetails=details
             ),
         )
-    return Message(parent.instance_id, event, parent.execution_id)
+    return Message(parent.instance_id, event, parent.execution_id, parent.app_id)

@@ -1,8 +1,9 @@
 """The worker-facing operations: a worker's `GetWorkItems` stream, and its answers to the
 work items it received.
 
-An answer counts only against a live lease, so a duplicate or a late answer to a work item
-already handed to another worker is acknowledged and ignored.
+An answer counts only against a live lease, so a duplicate, or a late answer to a work item
+already handed to another worker, is acknowledged and ignored (see `dispatch` for how an
+answer names its lease).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class Workers:
 
     def complete_orchestration(self, response: pb.WorkflowResponse) -> None:
         self.settings.check_size(response)
-        lease = self.dispatcher.take_lease(response.completionToken, response.instanceId)
-        if lease is None or lease.activity is not None:
+        lease = self.dispatcher.take_turn(response.completionToken, response.instanceId)
+        if lease is None:
             return
         instance = self.state.active.get(lease.instance_id)
         if instance is None:
@@ -54,7 +55,9 @@ class Workers:
 
     def complete_activity(self, response: pb.ActivityResponse) -> None:
         self.settings.check_size(response)
-        lease = self.dispatcher.take_lease(response.completionToken, response.instanceId)
+        lease = self.dispatcher.take_activity(
+            response.completionToken, response.instanceId, response.taskId
+        )
         if lease is None or lease.activity is None:
             return
         self.commits.commit_activity_result(lease.activity, response)

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from services.orchestrator.api.errors import ErrorCode
 
 
-def test_with_a_token_every_route_needs_it_but_health_and_docs(
+def test_with_a_token_every_route_needs_it_but_health_metrics_and_docs(
     make_app: Callable[..., FastAPI],
 ) -> None:
     with TestClient(make_app(token="s3cret")) as api:
@@ -28,6 +28,10 @@ def test_with_a_token_every_route_needs_it_but_health_and_docs(
         assert right.status_code == 404  # past the check: the run does not exist
         assert right.json()["error"]["code"] == ErrorCode.WORKFLOW_NOT_FOUND
         assert api.get("/healthz").status_code == 200
+        # Scrapers reach /metrics as the kubelet reaches /healthz (docs/operations.md).
+        metrics = api.get("/metrics")
+        assert metrics.status_code == 200
+        assert "saga_finished_total" in metrics.text
         assert api.get("/openapi.json").status_code == 200
         assert api.get("/docs").status_code == 200
 
@@ -59,6 +63,7 @@ def test_the_openapi_document_describes_every_route_and_the_error_body(api: Test
     assert spec["info"]["title"] == "Saga platform management API"
     assert set(spec["paths"]) == {
         "/healthz",
+        "/metrics",
         "/v1/workflows/{name}/runs",
         "/v1/runs",
         "/v1/runs/purge",

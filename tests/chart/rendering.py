@@ -8,6 +8,7 @@ namespace) never mix the objects of two renders.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,13 @@ from typing import Any
 
 import helm_python as helm
 import yaml
+from helm_python import _native
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "saga-platform"
 CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
+# The API group of the Prometheus Operator's PodMonitor and PrometheusRule.
+MONITORING_API = "monitoring.coreos.com/v1"
 # Read in place, never copied (../shared/schemas/README.md); tests skip when it is absent.
 SHARED_SCHEMAS = REPO.parent / "shared" / "schemas"
 
@@ -85,9 +89,30 @@ def values_of(name: str) -> dict[str, Any]:
 
 
 def render(
-    chart: helm.Chart, values: dict[str, Any], *, name: str, release: str, namespace: str
+    chart: helm.Chart,
+    values: dict[str, Any],
+    *,
+    name: str,
+    release: str,
+    namespace: str,
+    api_versions: tuple[str, ...] = (),
 ) -> Render:
-    templates = chart.render(values=values, name=release, namespace=namespace, is_install=True)
+    """`helm template`; `api_versions` are what `--api-versions` adds to the cluster's
+    `.Capabilities.APIVersions` (`Chart.render` has no such argument: the engine's
+    `api_versions` option is passed as `helm template` would)."""
+    if api_versions:
+        options = {
+            "name": release,
+            "namespace": namespace,
+            "is_install": True,
+            "api_versions": list(api_versions),
+        }
+        rendered = _native.call_string(
+            "helm_render", chart._raw(), json.dumps(values), json.dumps(options)
+        )
+        templates: dict[str, str] = json.loads(rendered)
+    else:
+        templates = chart.render(values=values, name=release, namespace=namespace, is_install=True)
     objects = [
         document
         for path, text in sorted(templates.items())

@@ -346,8 +346,10 @@ def test_the_launcher_fixes_every_port_so_the_runner_plans_the_same(tmp_path: Pa
 
     copy = load(tmp_path / "dapr.yaml")
     launches = plan.build(copy, data_dir=tmp_path, environ={}, allocate_port=unplanned)
-    ports = [port for a in launches for port in (a.grpc_port, a.http_port, a.app_port)]
-    assert len(set(ports)) == len(ports) == 3 * len(launcher.app_ids)
+    ports = [
+        port for a in launches for port in (a.grpc_port, a.http_port, a.metrics_port, a.app_port)
+    ]
+    assert len(set(ports)) == len(ports) == 4 * len(launcher.app_ids)
     assert launcher.api_url is not None
     assert int(launcher.api_url.rsplit(":", 1)[1]) not in ports
     assert all(app.env["STEP_TIMEOUT_SECONDS"] == "10" for app in copy.apps)

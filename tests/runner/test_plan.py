@@ -90,16 +90,22 @@ def test_unset_settings_are_left_to_the_sidecars_defaults(project: Path) -> None
 
 def test_free_ports_never_collide_with_each_other_or_fixed_ones(project: Path) -> None:
     # The allocator offers the fixed port first: it must be skipped, not reused.
-    offered = iter([3500, 3500, 41001, 41002, 41003])
+    offered = iter([3500, 3500, 41001, 41002, 41003, 41004, 41005])
     first, second = plan(
         project,
         {"appDirPath": "orders", "daprHTTPPort": 3500},
         {"appDirPath": "shipping"},
         allocate=lambda: next(offered),
     )
-    ports = [first.grpc_port, first.http_port, second.grpc_port, second.http_port]
+    ports = [
+        port for launch in (first, second) for port in (launch.grpc_port, launch.http_port)
+    ] + [first.metrics_port, second.metrics_port]
     assert first.http_port == 3500
-    assert len(set(ports)) == 4
+    assert len(set(ports)) == 6
+    # Each sidecar serves its metrics on its own port, as each daprd of `dapr run -f` does.
+    for launch in (first, second):
+        flag = launch.sidecar_argv.index("--metrics-port")
+        assert launch.sidecar_argv[flag + 1] == str(launch.metrics_port)
 
 
 def test_app_environment_is_what_daprd_gives_apps(project: Path) -> None:

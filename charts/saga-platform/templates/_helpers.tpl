@@ -109,6 +109,28 @@ dapr.io/sidecar-memory-request: {{ $dapr.sidecar.resources.requests.memory | quo
 dapr.io/sidecar-cpu-limit: {{ $dapr.sidecar.resources.limits.cpu | quote }}
 dapr.io/sidecar-memory-limit: {{ $dapr.sidecar.resources.limits.memory | quote }}
 dapr.io/sidecar-seccomp-profile-type: RuntimeDefault
+dapr.io/enable-metrics: {{ .root.Values.metrics.enabled | quote }}
+dapr.io/metrics-port: {{ .root.Values.metrics.daprPort | quote }}
+{{- end -}}
+
+{{/* True ("true") when the chart renders a PodMonitor: metrics on, asked for, and the
+cluster serves the Prometheus Operator's API. */}}
+{{- define "saga-platform.podMonitorRendered" -}}
+{{- $m := .Values.metrics -}}
+{{- if and $m.enabled $m.podMonitor.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* prometheus.io/* annotations for the app's own /metrics when no PodMonitor scrapes it:
+(dict "root" $ "port" 9091). One port per pod: daprd's metrics are then not scraped (the
+Dapr injector adds its own annotations only where none are set). */}}
+{{- define "saga-platform.scrapeAnnotations" -}}
+{{- if and .root.Values.metrics.enabled (not (include "saga-platform.podMonitorRendered" .root)) -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
 {{- end -}}
 
 {{/* Pod-level security context (Pod Security "restricted"). */}}
@@ -198,6 +220,9 @@ spec:
         {{- end }}
       annotations:
         {{- include "saga-platform.daprAnnotations" (dict "root" .root "appId" .appId "appPort" .app.appPort) | nindent 8 }}
+        {{- with include "saga-platform.scrapeAnnotations" (dict "root" .root "port" .root.Values.metrics.servicePort) }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- with .app.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -212,6 +237,12 @@ spec:
         - name: {{ .appId }}
           image: {{ include "saga-platform.image" (dict "root" .root "image" .app.image) | quote }}
           imagePullPolicy: {{ .root.Values.images.pullPolicy }}
+          {{- if .root.Values.metrics.enabled }}
+          ports:
+            - name: metrics
+              containerPort: {{ .root.Values.metrics.servicePort }}
+              protocol: TCP
+          {{- end }}
           env:
             - name: APP_ID
               value: {{ .appId | quote }}
@@ -219,6 +250,12 @@ spec:
               value: {{ .app.appPort | quote }}
             - name: LOG_LEVEL
               value: {{ .app.logLevel | quote }}
+            {{- if .root.Values.metrics.enabled }}
+            - name: METRICS_PORT
+              value: {{ .root.Values.metrics.servicePort | quote }}
+            - name: METRICS_HOST
+              value: "0.0.0.0"
+            {{- end }}
             {{- with .env }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -292,22 +329,28 @@ spec:
 
 {{/* The ingress rules every Dapr app's pods need: daprd's internal gRPC port (50002) from
 the release's other sidecars (workflow actors move between orchestrator replicas) and,
-when configured, metrics scrapes (9090). */}}
+when configured, metrics scrapes (daprd's port and the app's own, `metricsPort`):
+(dict "root" $ "metricsPort" 9091). */}}
 {{- define "saga-platform.daprIngressRules" -}}
+{{- $root := .root -}}
 - from:
     - podSelector:
         matchLabels:
-          app.kubernetes.io/name: {{ include "saga-platform.name" . }}
-          app.kubernetes.io/instance: {{ .Release.Name }}
+          app.kubernetes.io/name: {{ include "saga-platform.name" $root }}
+          app.kubernetes.io/instance: {{ $root.Release.Name }}
   ports:
     - protocol: TCP
       port: 50002
-{{- with .Values.networkPolicy.metricsFrom }}
+{{- with $root.Values.networkPolicy.metricsFrom }}
 - from:
     {{- toYaml . | nindent 4 }}
   ports:
     - protocol: TCP
-      port: 9090
+      port: {{ $root.Values.metrics.daprPort }}
+    {{- if $root.Values.metrics.enabled }}
+    - protocol: TCP
+      port: {{ $.metricsPort }}
+    {{- end }}
 {{- end }}
 {{- end -}}
 
@@ -328,7 +371,7 @@ spec:
       {{- include "saga-platform.selectorLabels" $ctx | nindent 6 }}
   policyTypes: ["Ingress"]
   ingress:
-    {{- include "saga-platform.daprIngressRules" .root | nindent 4 }}
+    {{- include "saga-platform.daprIngressRules" (dict "root" .root "metricsPort" .root.Values.metrics.servicePort) | nindent 4 }}
 {{- end -}}
 {{- end -}}
 

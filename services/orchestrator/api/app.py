@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dapr.clients import DaprClient
 from dapr.ext.workflow import DaprWorkflowClient
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from services.orchestrator.api import routes_approvals, routes_orders, routes_runs
 from services.orchestrator.api.dependencies import require_token
 from services.orchestrator.api.errors import install_error_handlers
+from services.orchestrator.api.run_gauges import RunGauges
 from services.orchestrator.api.schemas import Health
 from services.orchestrator.api.settings import ApiSettings
 from services.orchestrator.api.workflow_gateway import WorkflowGateway
@@ -19,7 +21,8 @@ Manage the saga platform's workflow runs (start, get, list, history, raise event
 suspend, resume, terminate, purge), decide approvals, place orders and read stock.
 
 Every error answers `{"error": {"code": "...", "message": "..."}}`. When the API runs with
-a token, every route except `/healthz` and the docs needs `Authorization: Bearer <token>`.
+a token, every route except `/healthz`, `/metrics` and the docs needs
+`Authorization: Bearer <token>`.
 """
 
 TAGS = [
@@ -28,6 +31,7 @@ TAGS = [
     {"name": "orders", "description": "Place orders as an upstream system does."},
     {"name": "inventory", "description": "Stock levels (read-only)."},
     {"name": "health", "description": "Liveness."},
+    {"name": "metrics", "description": "Prometheus exposition (docs/operations.md)."},
 ]
 
 
@@ -42,6 +46,10 @@ def create_api(workflows: DaprWorkflowClient, dapr: DaprClient, settings: ApiSet
     app.state.gateway = WorkflowGateway(workflows)
     app.state.dapr = dapr
     install_error_handlers(app)
+    # The process's counters live in the default registry; the run gauges read this
+    # API's workflow client, so they get a registry of their own.
+    run_gauges = CollectorRegistry(auto_describe=False)
+    run_gauges.register(RunGauges(app.state.gateway, settings.saga_config))
 
     protected = [Depends(require_token)]
     for module in (routes_runs, routes_approvals, routes_orders):
@@ -50,5 +58,15 @@ def create_api(workflows: DaprWorkflowClient, dapr: DaprClient, settings: ApiSet
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> Health:
         return Health()
+
+    @app.get(
+        "/metrics",
+        tags=["metrics"],
+        summary="Prometheus metrics (no token: scrapers reach it like /healthz)",
+        response_class=Response,
+    )
+    def metrics() -> Response:
+        body = generate_latest(REGISTRY) + generate_latest(run_gauges)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app

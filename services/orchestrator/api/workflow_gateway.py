@@ -11,15 +11,23 @@ reading; the `reason` of suspend and resume, which `dapr workflow suspend --reas
 records; and the `force` of purge (`dapr workflow purge --force`). Without that inner
 client (a different SDK), the first two fall back to the public calls and a forced purge
 answers 501.
+
+Reads of a run are retried when daprd met a save halfway: it reads a run's state straight
+from the state store, outside the workflow actor, so under load a read can find the
+metadata naming a key the same save has not written yet or already replaced
+("... missing from state store (transient store read failure or partial save?)"). The
+embedded sidecar reads in one transaction and never answers that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import dapr.ext.workflow as wf
+import grpc
 from dapr.ext.workflow._durabletask.internal import protos as task_hub_protos
 from google.protobuf import wrappers_pb2
 
@@ -35,6 +43,27 @@ from services.orchestrator.api.schemas import (
 )
 
 _LIST_PAGE = 500
+# How often a read that met a save halfway is tried (see the module docstring).
+_READ_ATTEMPTS = 5
+_READ_BACKOFF_SECONDS = 0.05
+_TORN_READ = "missing from state store"
+
+T = TypeVar("T")
+
+
+def _read(call: Callable[[], T]) -> T:
+    """`call()`, again (a few times, shortly after) while daprd answers a torn read."""
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        try:
+            return call()
+        except grpc.RpcError as error:
+            details = error.details() if isinstance(error, grpc.Call) else str(error)
+            if attempt == _READ_ATTEMPTS or _TORN_READ not in (details or ""):
+                raise
+        time.sleep(_READ_BACKOFF_SECONDS * attempt)
+    raise AssertionError("unreachable")
+
+
 # The events a rerun can start from (`RerunWorkflowFromEvent`).
 _RERUNNABLE = frozenset({"TaskScheduled", "TimerCreated", "ChildWorkflowInstanceCreated"})
 
@@ -58,7 +87,7 @@ class WorkflowGateway:
 
     def find(self, instance_id: str, *, payloads: bool = True) -> Any | None:
         """The run's `WorkflowState`, or None when there is no such run."""
-        return self.client.get_workflow_state(instance_id, fetch_payloads=payloads)
+        return _read(lambda: self.client.get_workflow_state(instance_id, fetch_payloads=payloads))
 
     def get(self, instance_id: str, *, payloads: bool = True) -> Any:
         state = self.find(instance_id, payloads=payloads)
@@ -110,14 +139,10 @@ class WorkflowGateway:
     def history(self, instance_id: str) -> list[HistoryEvent]:
         self.get(instance_id, payloads=False)
         if self._task_hub is not None and hasattr(self._task_hub, "get_instance_history"):
-            return [
-                history_event_from_proto(event)
-                for event in self._task_hub.get_instance_history(instance_id)
-            ]
-        return [
-            history_event_from_summary(event)
-            for event in self.client.get_workflow_history(instance_id)
-        ]
+            events = _read(lambda: self._task_hub.get_instance_history(instance_id))
+            return [history_event_from_proto(event) for event in events]
+        summaries = _read(lambda: self.client.get_workflow_history(instance_id))
+        return [history_event_from_summary(event) for event in summaries]
 
     # -- commands ------------------------------------------------------------------------
 

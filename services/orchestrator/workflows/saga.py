@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import dapr.ext.workflow as wf
@@ -42,7 +42,17 @@ from services.contracts.topology import (
     parse_reply,
 )
 from services.orchestrator.activities import ActivityName, command_input, status_input
-from services.orchestrator.workflow_io import ApprovalRequest, ApprovalResult, SagaInput, SagaResult
+from services.orchestrator.workflow_io import (
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalResult,
+    SagaConfig,
+    SagaInput,
+    SagaResult,
+    SagaTimings,
+    StepResult,
+    Timing,
+)
 from services.orchestrator.workflows.common import IO_RETRY, Flow, log_once, set_status
 
 
@@ -76,6 +86,21 @@ PLANS: Mapping[StepName, StepPlan] = {
     ),
 }
 
+# The custom status's `step` while the saga waits for its approval, and while it compensates.
+AWAITING_APPROVAL = "awaiting_approval"
+COMPENSATING = "compensating"
+
+
+def status_timeouts(config: SagaConfig) -> dict[str, float]:
+    """How long a running saga waits, at most, in each custom-status `step` before one of its
+    own timers moves it on: past that (plus slack), it is stuck (the `SagaStuck` alert)."""
+    return {
+        **{plan.status: config.step_timeout_seconds for plan in PLANS.values()},
+        AWAITING_APPROVAL: config.approval_timeout_seconds,
+        COMPENSATING: config.compensation_timeout_seconds,
+    }
+
+
 # The table `OrderSaga.run` drives: each topology step with its plan, in the topology's
 # order (a step without a plan stops the worker at start-up, not a saga halfway).
 STEPS: tuple[tuple[SagaStep, StepPlan], ...] = tuple((s, PLANS[s.name]) for s in SAGA_STEPS)
@@ -85,11 +110,13 @@ STEPS: tuple[tuple[SagaStep, StepPlan], ...] = tuple((s, PLANS[s.name]) for s in
 class StepOutcome:
     """How a step ended. `reply` is the success reply; `uncertain` means the step may have
     had an effect although no success was seen (timeout, or its command's send failed),
-    so it is compensated along with the completed steps."""
+    so it is compensated along with the completed steps; `result` names the ending for
+    the metrics."""
 
     reply: Reply | None
     reason: str | None = None
     uncertain: bool = False
+    result: StepResult = "failure"
 
     @property
     def succeeded(self) -> bool:
@@ -106,18 +133,25 @@ class OrderSaga:
         self.saga_id = ctx.instance_id
         # The success replies' ids, by `StepPlan.records`: they go into the result.
         self.recorded: dict[str, str] = {}
-        self.approval: Literal["approved", "rejected", "timed_out"] | None = None
+        self.approval: ApprovalDecision | None = None
+        # What each step, compensation and the approval took, for the final activity's
+        # metrics: measured on the workflow's clock, so a replay measures the same.
+        self.timings = SagaTimings()
 
     def run(self) -> Flow:
         self._log("saga started", amount_cents=self.order.amount_cents)
         done: list[SagaStep] = []
         for step, plan in STEPS:
             if plan.approval_first and self.needs_approval():
+                started = self.ctx.current_utc_datetime
                 reason = yield from self.wait_for_approval()
+                self._timed("approval", StepName.APPROVAL, self.approval or "failed", started)
                 if reason is not None:
                     outcome = StepOutcome(None, reason)
                     return (yield from self.fail(StepName.APPROVAL, outcome, done, None))
+            started = self.ctx.current_utc_datetime
             outcome = yield from self.step(step, plan)
+            self._timed("steps", step.name, outcome.result, started)
             if not outcome.succeeded:
                 return (yield from self.fail(step.name, outcome, done, step))
             self.recorded[plan.records] = getattr(outcome.reply, plan.records)
@@ -136,7 +170,9 @@ class OrderSaga:
         reply_event = self.ctx.wait_for_external_event(command.command_id)
         error = yield from self.send(step.command, command)
         if error is not None:
-            return StepOutcome(None, f"{step.command} not sent: {error}", uncertain=True)
+            return StepOutcome(
+                None, f"{step.command} not sent: {error}", uncertain=True, result="not_sent"
+            )
         timeout = self.config.step_timeout_seconds
         deadline = self.ctx.create_timer(timedelta(seconds=timeout))
         while True:
@@ -144,7 +180,10 @@ class OrderSaga:
             if winner is deadline:
                 self._log("step timed out", step=step.name, timeout_s=timeout)
                 return StepOutcome(
-                    None, f"no reply to {step.command} within {timeout:g}s", uncertain=True
+                    None,
+                    f"no reply to {step.command} within {timeout:g}s",
+                    uncertain=True,
+                    result="timeout",
                 )
             reply_type, reply = self.parse_reply(reply_event.get_result(), command.command_id)
             if reply is not None:
@@ -152,13 +191,13 @@ class OrderSaga:
             reply_event = self.ctx.wait_for_external_event(command.command_id)
         self._log("step replied", step=step.name, reply=reply_type)
         if reply_type == step.success:
-            return StepOutcome(reply)
+            return StepOutcome(reply, result="success")
         reason = getattr(reply, "reason", None) or "no reason given"
         return StepOutcome(None, f"{reply_type}: {reason}")
 
     def wait_for_approval(self) -> Flow:
         """Runs the approval child workflow; None when approved, else why not."""
-        set_status(self.ctx, step="awaiting_approval", orderId=self.order.order_id)
+        set_status(self.ctx, step=AWAITING_APPROVAL, orderId=self.order.order_id)
         request = ApprovalRequest(
             order_id=self.order.order_id,
             saga_id=self.saga_id,
@@ -208,7 +247,10 @@ class OrderSaga:
         acknowledged: list[str] = []
         unacknowledged: list[str] = []
         for step in reversed(to_undo):
+            started = self.ctx.current_utc_datetime
             ok = yield from self.compensate(step.compensation)
+            result = "acknowledged" if ok else "failed"
+            self._timed("compensations", step.compensation.name, result, started)
             (acknowledged if ok else unacknowledged).append(step.compensation.name)
         if unacknowledged:
             reason = f"{reason}; compensation not acknowledged: {', '.join(unacknowledged)}"
@@ -241,7 +283,7 @@ class OrderSaga:
         for attempt in range(1, attempts + 1):
             set_status(
                 self.ctx,
-                step="compensating",
+                step=COMPENSATING,
                 compensation=compensation.name,
                 attempt=attempt,
                 orderId=self.order.order_id,
@@ -309,7 +351,9 @@ class OrderSaga:
         set_status(self.ctx, **final)
         yield self.ctx.call_activity(
             ActivityName.PUBLISH_ORDER_STATUS,
-            input=status_input(OUTCOME_EVENT_TYPES[outcome], status.to_data()),
+            input=status_input(
+                OUTCOME_EVENT_TYPES[outcome], status.to_data(), self.timings.to_data()
+            ),
             retry_policy=IO_RETRY,
         )
         self._log("saga finished", outcome=outcome, reason=reason)
@@ -356,6 +400,23 @@ class OrderSaga:
             self._log("reply for another command ignored", event=expected_id)
             return reply_type, None
         return reply_type, reply
+
+    def _timed(
+        self,
+        kind: Literal["steps", "compensations", "approval"],
+        name: str,
+        result: str,
+        started: datetime,
+    ) -> None:
+        """Records how long something took since `started`, by the workflow's clock."""
+        seconds = max(0.0, (self.ctx.current_utc_datetime - started).total_seconds())
+        timing = Timing(name=name, result=result, seconds=seconds)
+        update: dict[str, Any] = (
+            {"approval": timing}
+            if kind == "approval"
+            else {kind: [*getattr(self.timings, kind), timing]}
+        )
+        self.timings = self.timings.model_copy(update=update)
 
     def _log(self, message: str, level: int = logging.INFO, **extra: Any) -> None:
         log_once(self.ctx, message, self.saga_id, level, order_id=self.order.order_id, **extra)
