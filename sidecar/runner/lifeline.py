@@ -7,37 +7,28 @@ closed with its terminal, would leave the runner and all its apps and sidecars r
 
 - the runner polls its parent process id: once it changes, the process that started it
   is gone and the runner stops everything, as on SIGTERM;
-- each process the runner starts asks the kernel (Linux `PR_SET_PDEATHSIG`) for SIGTERM
-  when the runner dies, which covers a runner that had no chance to stop them (SIGKILL).
+- each process the runner starts is exec'd through `setpriv --pdeathsig TERM` (util-linux),
+  so the kernel sends it SIGTERM when the runner dies, even by SIGKILL.
+
+The death signal is set by `setpriv` rather than by a `preexec_fn`: Python code between
+fork and exec makes `subprocess` use fork() instead of vfork(), which runs gRPC's fork
+handlers while the sidecars' gRPC threads are busy, and the child can crash (SIGSEGV,
+SIGABRT) before it reaches exec.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import os
-import signal
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
+from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
 PARENT_POLL = 0.2
 
-
-def _load_prctl() -> Callable[[int, int, int, int, int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    except OSError:
-        return None
-    prctl: Callable[[int, int, int, int, int], int] = libc.prctl
-    return prctl
-
-
-# Looked up once, before any fork: the child runs as little as possible before exec.
-_prctl = _load_prctl()
+# Looked up once: None where the kernel or the system has no parent death signal.
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
 async def parent_gone(parent: int) -> None:
@@ -49,16 +40,13 @@ async def parent_gone(parent: int) -> None:
         await asyncio.sleep(PARENT_POLL)
 
 
-def dies_with_this_process() -> Callable[[], None] | None:
-    """A `preexec_fn` that has the child receive SIGTERM when this process dies, or None
-    where the kernel has no such thing."""
-    if _prctl is None:
-        return None
-    prctl, runner, sigterm = _prctl, os.getpid(), int(signal.SIGTERM)
-
-    def arm() -> None:  # runs in the child between fork and exec
-        prctl(_PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
-        if os.getppid() != runner:  # the runner died before the request took effect
-            os._exit(1)
-
-    return arm
+def dies_with_this_process(argv: Sequence[str], cwd: Path) -> list[str]:
+    """The command line that runs `argv` (from `cwd`) with SIGTERM as its parent death
+    signal, or `argv` itself where the system has no such thing. A missing program is
+    reported here, as exec would, not by `setpriv` after the fork."""
+    program = shutil.which(argv[0] if os.sep not in argv[0] else str(cwd / argv[0]))
+    if program is None:
+        raise FileNotFoundError(2, "No such file or directory", argv[0])
+    if _SETPRIV is None:
+        return [program, *argv[1:]]
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", program, *argv[1:]]

@@ -185,14 +185,13 @@ class Supervisor:
             raise StartupError("stopping")
         try:
             process = await asyncio.create_subprocess_exec(
-                *argv,
+                *lifeline.dies_with_this_process(argv, cwd),
                 cwd=cwd,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=lifeline.dies_with_this_process(),
             )
         except OSError as error:
             name = f"app '{app_id}'" if role == "app" else f"sidecar of app '{app_id}'"
