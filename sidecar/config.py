@@ -89,7 +89,12 @@ def parser() -> argparse.ArgumentParser:
         help="port other apps' sidecars call for cross-app workflows (0: any free port)",
     )
     p.add_argument("--app-port", type=int, default=None, help="the app's callback port")
-    p.add_argument("--app-protocol", default="grpc", choices=["grpc"], help="callback protocol")
+    p.add_argument(
+        "--app-protocol",
+        default="grpc",
+        choices=["grpc", "http"],
+        help="how the app is called: gRPC AppCallback, or HTTP (/dapr/subscribe, routes)",
+    )
     p.add_argument(
         "--resources-path",
         action="append",

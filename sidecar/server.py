@@ -11,14 +11,21 @@ from typing import Any
 
 import grpc
 from aiohttp import web
-from dapr.proto.runtime.v1 import appcallback_pb2, appcallback_pb2_grpc, metadata_pb2
-from google.protobuf import empty_pb2, json_format
+from dapr.proto.runtime.v1 import metadata_pb2
+from google.protobuf import json_format
 
+from sidecar.appchannel.grpc import GrpcAppChannel
+from sidecar.appchannel.http import HttpAppChannel
 from sidecar.config import SidecarConfig
-from sidecar.dapr_api.auth import TOKEN_HEADER, ApiTokenInterceptor, token_matches
+from sidecar.dapr_api.auth import ApiTokenInterceptor
 from sidecar.dapr_api.servicer import DaprRuntimeServicer, runtime_api_handler
+from sidecar.http_api.app import application
+from sidecar.http_api.backends import Backends
+from sidecar.http_api.calls import Caller
+from sidecar.invocation.grpc_api import InvokeServiceHandler
+from sidecar.invocation.router import CallLocalService, Invoker
 from sidecar.metrics import IngressMetricsInterceptor, ServerMetricsInterceptor, SidecarMetrics
-from sidecar.pubsub.service import PubSubService, app_subscriptions
+from sidecar.pubsub.service import PubSubService
 from sidecar.resources.loader import load_resources
 from sidecar.state.service import StateService
 from sidecar.workflow.engine import EngineSettings, WorkflowEngine
@@ -34,6 +41,11 @@ RUNTIME_VERSION = "embedded-0.1.0"
 # Room above --max-body-size so that an oversized request reaches the handlers, which
 # refuse it with a message naming the limit instead of gRPC's bare transport error.
 _TRANSPORT_SLACK = 64 * 1024 * 1024
+
+
+def limit_of(config: SidecarConfig) -> int:
+    """The largest request the APIs accept."""
+    return config.max_body_bytes + _TRANSPORT_SLACK
 
 
 class Sidecar:
@@ -71,7 +83,7 @@ class Sidecar:
             interceptors.append(ApiTokenInterceptor(self.api_token))
         if self.metrics is not None:
             interceptors.append(ServerMetricsInterceptor(self.metrics))
-        limit = config.max_body_bytes + _TRANSPORT_SLACK
+        limit = limit_of(config)
         options = [
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
@@ -92,10 +104,24 @@ class Sidecar:
         runtime = DaprRuntimeServicer(
             config.app_id, self.pubsub, self.state, self.metadata, self.stop_requested.set
         )
-        self.grpc_server.add_generic_rpc_handlers((runtime_api_handler(runtime),))
+        # Service invocation: its own handler for InvokeService, ahead of the runtime API's.
+        self.invoker = Invoker(config.app_id, config.namespace, peers)
+        self.internal.add_generic_rpc_handlers(CallLocalService(self.invoker).handler())
+        self.grpc_server.add_generic_rpc_handlers(
+            (InvokeServiceHandler(self.invoker).handler(), runtime_api_handler(runtime))
+        )
+        self.http_api = Backends(
+            config.app_id,
+            self.api_token,
+            runtime,
+            workflows,
+            self.invoker,
+            lambda: http_metadata(self.metadata()),
+            Caller(self.metrics),
+        )
         self._http_runner: web.AppRunner | None = None
         self._metrics_runner: web.AppRunner | None = None
-        self._app_channel: grpc.aio.Channel | None = None
+        self._app_channel: GrpcAppChannel | HttpAppChannel | None = None
         self._app_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -104,14 +130,22 @@ class Sidecar:
             raise OSError(f"cannot listen on {address}")
         await self.engine.start()
         await self.pubsub.start()
+        self.state.start_outbox(
+            lambda message: self.pubsub.publish_cloudevent(
+                message.pubsub, message.topic, message.body
+            )
+        )
         await self.grpc_server.start()
         await self.internal.start()
-        self._http_runner = web.AppRunner(self._http_app(), access_log=None)
+        self._http_runner = web.AppRunner(
+            application(self.http_api, limit_of(self.config)), access_log=None
+        )
         await self._http_runner.setup()
         site = web.TCPSite(self._http_runner, self.config.listen_address, self.config.http_port)
         await site.start()
         await self._serve_metrics()
         if self.config.app_port is not None:
+            self._app_channel = self.invoker.app = self._open_app_channel(self.config.app_port)
             self._app_task = asyncio.create_task(self._connect_app(), name="app-connection")
         log.info(
             "sidecar ready",
@@ -128,6 +162,7 @@ class Sidecar:
             self._app_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._app_task
+        await self.state.stop()
         await self.pubsub.stop()
         await self.internal.stop()
         await self.engine.stop()
@@ -142,29 +177,19 @@ class Sidecar:
         self.store.close()
         self.stopped.set()
 
+    def _open_app_channel(self, port: int) -> GrpcAppChannel | HttpAppChannel:
+        """The channel to the app on `--app-port`, of `--app-protocol`."""
+        if self.config.app_protocol == "http":
+            return HttpAppChannel(port, self.config.app_id, self.app_token, self.metrics)
+        interceptors = [IngressMetricsInterceptor(self.metrics)] if self.metrics else None
+        return GrpcAppChannel(port, self.app_token, interceptors)
+
     async def _connect_app(self) -> None:
         """Asks the app for its subscriptions, waiting for it to come up, then delivers."""
-        self._app_channel = grpc.aio.insecure_channel(
-            f"127.0.0.1:{self.config.app_port}",
-            interceptors=[IngressMetricsInterceptor(self.metrics)] if self.metrics else None,
-        )
-        stub = appcallback_pb2_grpc.AppCallbackStub(self._app_channel)
-        metadata = ((TOKEN_HEADER, self.app_token),) if self.app_token else ()
-        delay = 0.02
-        while True:
-            try:
-                response = await stub.ListTopicSubscriptions(
-                    empty_pb2.Empty(), timeout=5, metadata=metadata
-                )
-                break
-            except grpc.aio.AioRpcError as error:
-                if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-                    response = appcallback_pb2.ListTopicSubscriptionsResponse()
-                    break
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+        assert self._app_channel is not None
+        subscriptions = await self._app_channel.subscriptions()
         log.info("app connected", extra={"app_port": self.config.app_port})
-        self.pubsub.start_delivery(stub, self.app_token, app_subscriptions(response))
+        self.pubsub.start_delivery(self._app_channel.delivery, self.app_token, subscriptions)
 
     async def _serve_metrics(self) -> None:
         """daprd's metrics server on `--metrics-port`. daprd's default port already taken
@@ -215,7 +240,9 @@ class Sidecar:
                             else []
                         )
                     ),
-                    type=metadata_pb2.DECLARATIVE
+                    type=metadata_pb2.STREAMING
+                    if s not in self.pubsub.app_subscriptions
+                    else metadata_pb2.DECLARATIVE
                     if s in self.resources.subscriptions
                     else metadata_pb2.PROGRAMMATIC,
                 )
@@ -230,26 +257,6 @@ class Sidecar:
             response.app_connection_properties.protocol = self.config.app_protocol
             response.app_connection_properties.channel_address = "127.0.0.1"
         return response
-
-    def _http_app(self) -> web.Application:
-        app = web.Application()
-
-        async def healthz(_: web.Request) -> web.Response:
-            return web.Response(status=204)
-
-        async def metadata(request: web.Request) -> web.Response:
-            if self.api_token and not token_matches(
-                self.api_token, request.headers.get(TOKEN_HEADER)
-            ):
-                return web.json_response(
-                    {"errorCode": "ERR_UNAUTHORIZED", "message": "invalid api token"}, status=401
-                )
-            return web.json_response(http_metadata(self.metadata()))
-
-        app.router.add_get("/v1.0/healthz", healthz)
-        app.router.add_get("/v1.0/healthz/outbound", healthz)
-        app.router.add_get("/v1.0/metadata", metadata)
-        return app
 
 
 def http_metadata(response: metadata_pb2.GetMetadataResponse) -> dict[str, Any]:

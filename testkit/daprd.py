@@ -14,6 +14,8 @@ platform share, `DaprdRuntime` the kit's `Runtime` that `E2E_RUNTIME=daprd` sele
   flags `dapr run -f` passes) plus loopback binding for the ports the CLI leaves on every
   interface, JSON logs as the chart asks, and a Configuration naming the `sqlite` name
   resolver (daprd's standalone default, mDNS, multicasts on every interface).
+- `daprd_process` is one app's daprd outside any run file (`dapr run --app-id X`), on the
+  same services: the fidelity tests (tests/fidelity/runtimes.py) start theirs with it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -33,6 +35,7 @@ from sidecar.runner import plan as planner
 from sidecar.runner.daprd import READY_PATH, Daprd
 from sidecar.runner.plan import Launch
 from sidecar.runner.template import PathField, Template
+from testkit.apps import clean_environ
 from testkit.ports import free_port
 from testkit.process import ROOT, ManagedProcess
 from testkit.sidecar import HOST, http_get
@@ -204,23 +207,60 @@ class DaprdServices:
                 (folder / path.name).write_text(yaml.safe_dump_all(documents, sort_keys=False))
         return folder
 
-    def configuration(self, path: Path) -> Path:
-        """A Configuration that names the `sqlite` name resolver (a file under `root`)."""
+    def configuration(self, path: Path, spec: Mapping[str, Any] | None = None) -> Path:
+        """A Configuration that names the `sqlite` name resolver (a file under `root`), plus
+        whatever else `spec` sets (say, `tracing`)."""
         document = {
             "apiVersion": "dapr.io/v1alpha1",
             "kind": "Configuration",
             "metadata": {"name": "daprd-tier"},
             "spec": {
+                **(spec or {}),
                 "nameResolution": {
                     "component": "sqlite",
                     "version": "v1",
                     "configuration": {"connectionString": str(self.root / "names.db")},
-                }
+                },
             },
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         return path
+
+
+def daprd_process(
+    services: DaprdServices,
+    app_id: str,
+    *,
+    grpc_port: int,
+    http_port: int,
+    resources: Path,
+    config: Path,
+    log_path: Path,
+    app_port: int | None = None,
+    app_protocol: str = "grpc",
+) -> ManagedProcess:
+    """One app's daprd outside any run file, as `dapr run --app-id X --app-port P` starts it,
+    on `services`; not started. Every other port is free and on loopback; ready once its
+    APIs and components serve (the app need not be up yet)."""
+    argv = [
+        str(binary("daprd")),
+        *("--app-id", app_id, "--app-protocol", app_protocol),
+        *("--dapr-grpc-port", str(grpc_port), "--dapr-http-port", str(http_port)),
+        *("--dapr-internal-grpc-port", str(free_port()), "--metrics-port", str(free_port())),
+        *("--resources-path", str(resources), "--config", str(config)),
+        *("--placement-host-address", services.placement_address),
+        *("--scheduler-host-address", services.scheduler_address),
+        *(("--app-port", str(app_port)) if app_port is not None else ()),
+        *EXTRA_FLAGS,
+    ]
+    return ManagedProcess(
+        f"daprd of '{app_id}'",
+        argv,
+        log_path,
+        env=clean_environ(),
+        ready=lambda: http_ok(http_port, READY_PATH),
+    )
 
 
 def load_all(path: Path) -> list[Any]:

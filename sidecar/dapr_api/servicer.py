@@ -1,14 +1,14 @@
 """`dapr.proto.runtime.v1.Dapr`: the subset of daprd's runtime API the apps use.
 
-Publish (single and bulk), state (get, bulk get, save, delete, bulk delete, transaction),
-metadata and shutdown.
+Publish (single and bulk), streaming subscriptions, state (get, bulk get, save, delete,
+bulk delete, transaction), metadata and shutdown.
 Every other method answers UNIMPLEMENTED saying so (see `runtime_api_handler`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -16,10 +16,13 @@ from dapr.proto.common.v1 import common_pb2
 from dapr.proto.runtime.v1 import dapr_pb2, metadata_pb2, pubsub_pb2, state_pb2
 from google.protobuf import empty_pb2, message_factory
 
+from sidecar import tracecontext
 from sidecar.errors import SidecarError, invalid_argument, translated
-from sidecar.pubsub.service import PubSubService
+from sidecar.pubsub import streaming
+from sidecar.pubsub.service import Entry, PubSubService
+from sidecar.state import outbox
 from sidecar.state.service import NamedStore, StateService
-from sidecar.state.store import EtagMismatch, Write
+from sidecar.state.store import EtagMismatch, OutboxMessage, Write
 
 Context = Any
 FIRST_WRITE = common_pb2.StateOptions.CONCURRENCY_FIRST_WRITE
@@ -29,6 +32,7 @@ IMPLEMENTED = frozenset(
         "PublishEvent",
         "BulkPublishEvent",
         "BulkPublishEventAlpha1",
+        "SubscribeTopicEventsAlpha1",
         "GetState",
         "GetBulkState",
         "SaveState",
@@ -106,6 +110,7 @@ class DaprRuntimeServicer:
             request.data,
             request.data_content_type,
             dict(request.metadata),
+            tracecontext.incoming(context.invocation_metadata()),
         )
         return empty_pb2.Empty()
 
@@ -113,18 +118,44 @@ class DaprRuntimeServicer:
     async def BulkPublishEvent(
         self, request: pubsub_pb2.BulkPublishRequest, context: Context
     ) -> pubsub_pb2.BulkPublishResponse:
+        """All entries or none, as daprd over gRPC (a failed entry fails the call). An
+        entry's metadata is the request's overlaid with its own, and none when it has no
+        metadata of its own (daprd's `PopulateMetadataForBulkPublishEntry` use)."""
+        self.pubsub.target(request.pubsub_name, request.topic)
         common = dict(request.metadata)
+        seen: set[str] = set()
+        for entry in request.entries:
+            if not entry.entry_id or entry.entry_id in seen:
+                raise invalid_argument(
+                    f"error marshaling events to bytes for topic {request.topic} pubsub "
+                    f"{request.pubsub_name}. error: entryId is duplicated or not present for "
+                    "entry",
+                    "ERR_PUBSUB_EVENTS_SER",
+                )
+            seen.add(entry.entry_id)
         self.pubsub.publish_many(
             request.pubsub_name,
             request.topic,
             [
-                (entry.event, entry.content_type, {**common, **dict(entry.metadata)})
+                Entry(
+                    entry.event,
+                    entry.content_type,
+                    {**common, **dict(entry.metadata)} if entry.metadata else {},
+                )
                 for entry in request.entries
             ],
+            tracecontext.incoming(context.invocation_metadata()),
         )
         return pubsub_pb2.BulkPublishResponse()
 
     BulkPublishEventAlpha1 = BulkPublishEvent
+
+    async def SubscribeTopicEventsAlpha1(
+        self, requests: AsyncIterator[Any], context: Context
+    ) -> AsyncIterator[Any]:
+        """A streaming subscription, for as long as the call lasts (`pubsub.streaming`)."""
+        async for response in streaming.serve(self.pubsub, requests, context):
+            yield response
 
     @translated
     async def GetState(
@@ -187,7 +218,7 @@ class DaprRuntimeServicer:
         self, request: state_pb2.ExecuteStateTransactionRequest, context: Context
     ) -> empty_pb2.Empty:
         named = self.state.get(request.storeName)
-        writes = []
+        operations = []
         for index, operation in enumerate(request.operations):
             if operation.operationType not in {"upsert", "delete"}:
                 raise invalid_argument(
@@ -195,20 +226,35 @@ class DaprRuntimeServicer:
                     "supported (upsert, delete)",
                     "ERR_NOT_SUPPORTED_STATE_OPERATION",
                 )
-            writes.append(
-                _write(
-                    operation.request,
-                    named.key(operation.request.key),
-                    delete=operation.operationType == "delete",
-                )
-            )
-        self._apply(named, writes, "transaction")
+            item = operation.request
+            write = _write(item, named.key(item.key), delete=operation.operationType == "delete")
+            operations.append(outbox.Operation(write, dict(item.metadata)))
+        if named.outbox is None:
+            self._apply(named, [op.write for op in operations], "transaction")
+            return empty_pb2.Empty()
+        try:
+            self.pubsub.target(named.outbox.pubsub, named.outbox.topic)
+        except SidecarError as error:
+            raise SidecarError(
+                grpc.StatusCode.INTERNAL,
+                "ERR_PUBLISH_OUTBOX",
+                f"error while publishing outbox message: {error.message}",
+            ) from None
+        traceparent = tracecontext.incoming(context.invocation_metadata())
+        writes, messages = outbox.plan(operations, named.outbox, self.app_id, traceparent)
+        self._apply(named, writes, "transaction", messages)
+        self.state.outbox_written()
         return empty_pb2.Empty()
 
     @staticmethod
-    def _apply(named: NamedStore, writes: list[Write], operation: str) -> None:
+    def _apply(
+        named: NamedStore,
+        writes: list[Write],
+        operation: str,
+        messages: Sequence[OutboxMessage] = (),
+    ) -> None:
         try:
-            named.store.apply(writes)
+            named.store.apply(writes, messages)
         except EtagMismatch as error:
             raise _etag_aborted(error, named, operation) from None
 

@@ -14,10 +14,11 @@ a command published before its service subscribed is delivered, not lost.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sidecar.pubsub.routing import topic_matches
@@ -30,7 +31,8 @@ CREATE TABLE IF NOT EXISTS messages (
     topic        TEXT NOT NULL,
     content_type TEXT NOT NULL,
     body         BLOB NOT NULL,
-    published_at REAL NOT NULL
+    published_at REAL NOT NULL,
+    metadata     TEXT -- the publish metadata (JSON), handed to the app on delivery
 );
 -- Which consumer groups (app ids) receive which topics; a pattern may hold wildcards.
 CREATE TABLE IF NOT EXISTS consumers (
@@ -64,6 +66,15 @@ CREATE TABLE IF NOT EXISTS doorbells (
 
 
 @dataclass(frozen=True)
+class Message:
+    """One message to store: its content type, body and publish metadata."""
+
+    content_type: str
+    body: bytes
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Delivery:
     delivery_id: int
     message_id: int
@@ -72,6 +83,11 @@ class Delivery:
     content_type: str
     body: bytes
     attempts: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def message(self) -> Message:
+        return Message(self.content_type, self.body, self.metadata)
 
 
 class Broker:
@@ -86,6 +102,9 @@ class Broker:
         self.pubsub = pubsub
         self._db = connect(path, synchronous, timeout=30)
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+        if "metadata" not in columns:  # a database of an earlier version
+            self._db.execute("ALTER TABLE messages ADD COLUMN metadata TEXT")
         self._clock = clock
         self.retention_seconds = retention_seconds
         self._next_cleanup = 0.0
@@ -93,15 +112,19 @@ class Broker:
     def close(self) -> None:
         self._db.close()
 
-    def register_consumers(self, app_id: str, topic_patterns: Iterable[str]) -> None:
-        """Makes `app_id`'s set of subscribed topics exactly `topic_patterns`."""
+    def register_consumers(
+        self, app_id: str, topic_patterns: Iterable[str], exactly: bool = True
+    ) -> None:
+        """Makes `app_id`'s set of subscribed topics exactly `topic_patterns` (with
+        `exactly=False`, adds them to it)."""
         patterns = sorted(set(topic_patterns))
         with immediate(self._db) as db:
-            db.execute(
-                "DELETE FROM consumers WHERE pubsub = ? AND app_id = ? "
-                f"AND topic_pattern NOT IN ({','.join('?' * len(patterns))})",
-                (self.pubsub, app_id, *patterns),
-            )
+            if exactly:
+                db.execute(
+                    "DELETE FROM consumers WHERE pubsub = ? AND app_id = ? "
+                    f"AND topic_pattern NOT IN ({','.join('?' * len(patterns))})",
+                    (self.pubsub, app_id, *patterns),
+                )
             known = {
                 row[0]
                 for row in db.execute(
@@ -145,11 +168,11 @@ class Broker:
             (owner, app_id, port),
         )
 
-    def publish(self, topic: str, content_type: str, body: bytes) -> list[int]:
+    def publish(self, topic: str, message: Message) -> list[int]:
         """Commits one message; returns the doorbell ports of the groups that receive it."""
-        return self.publish_many(topic, [(content_type, body)])
+        return self.publish_many(topic, [message])
 
-    def publish_many(self, topic: str, messages: list[tuple[str, bytes]]) -> list[int]:
+    def publish_many(self, topic: str, messages: list[Message]) -> list[int]:
         with immediate(self._db) as db:
             apps = self._insert_messages(db, topic, messages)
             ports = self._doorbells(db, apps)
@@ -169,7 +192,7 @@ class Broker:
         return bool(self._groups(self._db, topic))
 
     def _insert_messages(
-        self, db: sqlite3.Connection, topic: str, messages: list[tuple[str, bytes]]
+        self, db: sqlite3.Connection, topic: str, messages: list[Message]
     ) -> set[str]:
         """Stores the messages with a delivery row for every group subscribed to `topic`;
         one with no group yet is retained (see the module docstring)."""
@@ -182,11 +205,18 @@ class Broker:
                 "(SELECT 1 FROM deliveries d WHERE d.message_id = messages.id)",
                 (self.pubsub, now - self.retention_seconds),
             )
-        for content_type, body in messages:
+        for message in messages:
             cursor = db.execute(
-                "INSERT INTO messages (pubsub, topic, content_type, body, published_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self.pubsub, topic, content_type, body, now),
+                "INSERT INTO messages (pubsub, topic, content_type, body, published_at, metadata) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    self.pubsub,
+                    topic,
+                    message.content_type,
+                    message.body,
+                    now,
+                    json.dumps(message.metadata) if message.metadata else None,
+                ),
             )
             db.executemany(
                 "INSERT INTO deliveries (message_id, app_id, topic_pattern, next_attempt_at) "
@@ -203,26 +233,37 @@ class Broker:
             if app_id in apps
         ]
 
-    def claim(self, app_id: str, owner: str, limit: int, lease_seconds: float) -> list[Delivery]:
+    def claim(
+        self,
+        app_id: str,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        patterns: Iterable[str] | None = None,
+    ) -> list[Delivery]:
         """Leases up to `limit` due deliveries of `app_id` to `owner`, earliest due first
         (publish order for first attempts), walking the `deliveries_due` index so that a
-        claim does not sort the whole backlog."""
-        if limit <= 0:
+        claim does not sort the whole backlog; only those of `patterns` when given (the
+        topics the caller has somewhere to deliver to)."""
+        wanted = None if patterns is None else sorted(patterns)
+        if limit <= 0 or wanted == []:
             return []
+        only = "" if wanted is None else f"AND topic_pattern IN ({','.join('?' * len(wanted))}) "
         now = self._clock()
         with immediate(self._db) as db:
             rows = db.execute(
                 "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN ("
                 "  SELECT id FROM deliveries WHERE app_id = ? AND next_attempt_at <= ? "
-                "  AND (lease_until IS NULL OR lease_until < ?) "
+                f"  AND (lease_until IS NULL OR lease_until < ?) {only}"
                 "  ORDER BY next_attempt_at, id LIMIT ?"
                 ") RETURNING id, message_id, topic_pattern, attempts",
-                (owner, now + lease_seconds, app_id, now, now, limit),
+                (owner, now + lease_seconds, app_id, now, now, *(wanted or ()), limit),
             ).fetchall()
             deliveries = []
             for delivery_id, message_id, pattern, attempts in sorted(rows):
                 message = db.execute(
-                    "SELECT topic, content_type, body FROM messages WHERE id = ?", (message_id,)
+                    "SELECT topic, content_type, body, metadata FROM messages WHERE id = ?",
+                    (message_id,),
                 ).fetchone()
                 if message is None:
                     db.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
@@ -236,6 +277,7 @@ class Broker:
                         message[1],
                         bytes(message[2]),
                         attempts,
+                        json.loads(message[3]) if message[3] else {},
                     )
                 )
         return deliveries
@@ -267,15 +309,21 @@ class Broker:
             (self._clock() + delay, delivery_id),
         )
 
-    def dead_letter(
-        self, delivery_id: int, dead_letter_topic: str, content_type: str, body: bytes
-    ) -> list[int]:
+    def dead_letter(self, delivery_id: int, dead_letter_topic: str, message: Message) -> list[int]:
         """Moves a delivery to the dead-letter topic in one transaction; returns doorbells."""
         with immediate(self._db) as db:
             self._delete_deliveries(db, [delivery_id])
-            apps = self._insert_messages(db, dead_letter_topic, [(content_type, body)])
+            apps = self._insert_messages(db, dead_letter_topic, [message])
             ports = self._doorbells(db, apps)
         return ports
+
+    def release(self, delivery_id: int) -> None:
+        """Gives a leased delivery back, due at once and its attempt not counted (its
+        target went away before it answered)."""
+        self._db.execute(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            (delivery_id,),
+        )
 
     def release_owner(self, owner: str) -> None:
         """Frees the leases a previous incarnation of this sidecar held."""

@@ -1,10 +1,13 @@
-"""Delivers one pub/sub component's messages to the app through `AppCallback.OnTopicEvent`.
+"""Delivers one pub/sub component's messages to its targets: the app and its streams.
 
-The loop leases due deliveries from the broker, routes each one (rules, default route),
-calls the app, and records the outcome: SUCCESS acknowledges; RETRY, an error or a timeout
-schedules a redelivery with backoff (the Resiliency inbound retry policy of the component,
-or `DEFAULT_RETRY`); DROP, no matching route, or exhausted retries send the message to the
-subscription's dead-letter topic, or, without one, drop it with a warning naming the reason.
+The loop leases due deliveries of the topics it has targets for, routes each one (rules,
+default route) and hands it to a target of its topic, then records the outcome as daprd
+does: SUCCESS acknowledges; RETRY, an error or a timeout schedules a redelivery with
+backoff when a Resiliency inbound retry policy applies to the component; DROP, no matching
+route, an expired message (`ttlInSeconds`), exhausted retries, and a RETRY with no retry
+policy (daprd has no built-in inbound retry) send the message to the subscription's
+dead-letter topic, or, without one, drop it with a warning naming the reason. A message the
+app has no handler for (UNIMPLEMENTED) is dropped, never dead-lettered, as daprd.
 """
 
 from __future__ import annotations
@@ -16,47 +19,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import grpc
-from dapr.proto.runtime.v1 import appcallback_pb2
-
 from sidecar.pubsub.broker import Broker, Delivery
-from sidecar.pubsub.envelope import routing_view, topic_event_request, unwrap
+from sidecar.pubsub.envelope import expired, routing_view, topic_event_request, unwrap
 from sidecar.pubsub.routing import Router
+from sidecar.pubsub.targets import DROP, SUCCESS, Target, TargetGone, delivery_metadata
 from sidecar.resources.definitions import RetryPolicy, Subscription
 
 log = logging.getLogger("sidecar.pubsub")
 
-DEFAULT_RETRY = RetryPolicy(
-    policy="exponential", duration_seconds=0.25, max_interval_seconds=10.0, max_retries=8
-)
-SUCCESS = appcallback_pb2.TopicEventResponse.SUCCESS
-RETRY = appcallback_pb2.TopicEventResponse.RETRY
-DROP = appcallback_pb2.TopicEventResponse.DROP
-
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    retry: RetryPolicy = DEFAULT_RETRY
-    timeout_seconds: float = 60.0
+    """`retry` and `timeout_seconds` from the component's Resiliency inbound policy; None:
+    no retry and no call timeout, as daprd without one."""
+
+    retry: RetryPolicy | None = None
+    timeout_seconds: float | None = None
     max_concurrency: int = 64
     lease_seconds: float = 90.0
     poll_seconds: float = 0.5
-
-
-class TopicEventCaller:
-    """What the loop needs of the app: one `OnTopicEvent` call."""
-
-    def __init__(self, stub: object, metadata: tuple[tuple[str, str], ...]) -> None:
-        self._stub = stub
-        self._metadata = metadata
-
-    async def __call__(
-        self, request: appcallback_pb2.TopicEventRequest, deadline_seconds: float
-    ) -> appcallback_pb2.TopicEventResponse:
-        response: appcallback_pb2.TopicEventResponse = await self._stub.OnTopicEvent(  # type: ignore[attr-defined]
-            request, timeout=deadline_seconds, metadata=self._metadata
-        )
-        return response
 
 
 class DeliveryLoop:
@@ -65,8 +46,6 @@ class DeliveryLoop:
         broker: Broker,
         app_id: str,
         owner: str,
-        subscriptions: list[Subscription],
-        call_app: TopicEventCaller,
         settings: DeliverySettings,
         ring: Callable[[list[int]], None],
     ) -> None:
@@ -74,13 +53,10 @@ class DeliveryLoop:
         self.app_id = app_id
         self.owner = owner
         self.settings = settings
-        self._call_app = call_app
         self._ring = ring
-        self._subscriptions = {s.topic: s for s in subscriptions}
-        self._routers = {s.topic: Router.for_subscription(s) for s in subscriptions}
-        self._limits = {
-            s.topic: asyncio.Semaphore(_concurrency(s, settings)) for s in subscriptions
-        }
+        self._targets: dict[str, list[Target]] = {}
+        self._routers: dict[int, Router] = {}
+        self._turns: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._sleeper: asyncio.Future[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -90,20 +66,39 @@ class DeliveryLoop:
         self._acks: list[int] = []
         self.delivered = 0
 
+    def set_targets(self, targets: list[Target]) -> None:
+        """Delivers to `targets` from now on (the app's subscriptions and the open
+        streams); the targets of one topic take its messages in turn."""
+        by_pattern: dict[str, list[Target]] = {}
+        routers: dict[int, Router] = {}
+        for target in targets:
+            by_pattern.setdefault(target.subscription.topic, []).append(target)
+            key = id(target.subscription)
+            routers[key] = self._routers.get(key) or Router.for_subscription(target.subscription)
+        self._targets, self._routers = by_pattern, routers
+        self.wake()
+
+    def _target(self, pattern: str) -> Target | None:
+        targets = self._targets.get(pattern)
+        if not targets:
+            return None
+        turn = self._turns.get(pattern, 0)
+        self._turns[pattern] = turn + 1
+        return targets[turn % len(targets)]
+
     def wake(self) -> None:
         self._wake.set()
         if self._sleeper is not None and not self._sleeper.done():
             self._sleeper.set_result(None)
 
     async def run(self) -> None:
-        self.broker.register_consumers(self.app_id, self._subscriptions)
         self.broker.release_owner(self.owner)
         try:
             while True:
                 self._wake.clear()
                 room = self.settings.max_concurrency - len(self._in_flight)
                 claimed = self.broker.claim(
-                    self.app_id, self.owner, room, self.settings.lease_seconds
+                    self.app_id, self.owner, room, self.settings.lease_seconds, self._targets
                 )
                 for delivery in claimed:
                     task = asyncio.create_task(self._deliver(delivery))
@@ -148,55 +143,75 @@ class DeliveryLoop:
             self._sleeper = None
 
     async def _deliver(self, delivery: Delivery) -> None:
-        subscription = self._subscriptions.get(delivery.topic_pattern)
-        if subscription is None:
-            self.broker.retry_later(delivery.delivery_id, self.settings.lease_seconds)
+        target = self._target(delivery.topic_pattern)
+        if target is None:  # its last target went away since the claim
+            self.broker.release(delivery.delivery_id)
             return
+        subscription = target.subscription
+        router = self._routers[id(subscription)]
+        pubsub = self.broker.pubsub
         attributes, payload = unwrap(
-            delivery.body, delivery.content_type, pubsub=self.broker.pubsub, topic=delivery.topic
+            delivery.body, delivery.content_type, pubsub=pubsub, topic=delivery.topic
         )
         context = {
             "app_id": self.app_id,
-            "pubsub": self.broker.pubsub,
+            "pubsub": pubsub,
             "topic": delivery.topic,
             "message_id": attributes.get("id"),
         }
-        router = self._routers[delivery.topic_pattern]
+        if expired(attributes):
+            self._give_up(delivery, subscription, "the message expired (ttlInSeconds)", context)
+            return
         # Without rules the route is the default one: no need to parse the data for CEL.
         path = router.route(routing_view(attributes, payload)) if router.rules else router.default
         if path is None:
             self._give_up(delivery, subscription, "no routing rule matched", context)
             return
         request = topic_event_request(
-            attributes, payload, path, topic=delivery.topic, pubsub=self.broker.pubsub
+            attributes, payload, path, topic=delivery.topic, pubsub=pubsub
         )
-        async with self._limits[delivery.topic_pattern]:
-            try:
-                response = await self._call_app(request, self.settings.timeout_seconds)
-                status = response.status
-                reason = "the app answered RETRY"
-            except grpc.aio.AioRpcError as error:
-                status = RETRY
-                reason = f"the app call failed: {error.code().name} {error.details()}"
-        if status == SUCCESS:
+        metadata = delivery_metadata(attributes, delivery.metadata, pubsub)
+        try:
+            outcome = await target.deliver(request, metadata, self.settings.timeout_seconds)
+        except TargetGone:
+            self.broker.release(delivery.delivery_id)
+            self.wake()
+            return
+        if outcome.unhandled:
+            self._drop(delivery, outcome.reason, context)
+        elif outcome.status == SUCCESS:
             self._acknowledge_soon(delivery.delivery_id)
             self.delivered += 1
-        elif status == DROP:
-            self._give_up(delivery, subscription, "the app answered DROP", context)
+        elif outcome.status == DROP:
+            self._give_up(delivery, subscription, outcome.reason, context)
         else:
-            attempts = delivery.attempts + 1
-            if self.settings.retry.gives_up_after(attempts):
-                self._give_up(
-                    delivery, subscription, f"retries exhausted after {attempts}: {reason}", context
-                )
-                return
-            delay = self.settings.retry.delay(attempts)
-            log.info(
-                "message will be redelivered",
-                extra={**context, "attempt": attempts, "delay_s": delay, "reason": reason},
+            self._retry(delivery, subscription, outcome.reason, context)
+
+    def _retry(
+        self,
+        delivery: Delivery,
+        subscription: Subscription,
+        reason: str,
+        context: dict[str, object],
+    ) -> None:
+        """Redelivers as the retry policy says; gives up without one, or when it is spent."""
+        attempts = delivery.attempts + 1
+        retry = self.settings.retry
+        if retry is None:
+            self._give_up(delivery, subscription, f"{reason}, and no retry policy applies", context)
+            return
+        if retry.gives_up_after(attempts):
+            self._give_up(
+                delivery, subscription, f"retries exhausted after {attempts}: {reason}", context
             )
-            self.broker.retry_later(delivery.delivery_id, delay)
-            self.wake()  # the loop may be asleep until its next poll: due sooner now
+            return
+        delay = retry.delay(attempts)
+        log.info(
+            "message will be redelivered",
+            extra={**context, "attempt": attempts, "delay_s": delay, "reason": reason},
+        )
+        self.broker.retry_later(delivery.delivery_id, delay)
+        self.wake()  # the loop may be asleep until its next poll: due sooner now
 
     def _acknowledge_soon(self, delivery_id: int) -> None:
         """Acknowledges at the end of this loop turn, in one transaction with the other
@@ -228,10 +243,7 @@ class DeliveryLoop:
         dead_letter_topic = subscription.dead_letter_topic
         if dead_letter_topic:
             ports = self.broker.dead_letter(
-                delivery.delivery_id,
-                subscription.dead_letter_topic,
-                delivery.content_type,
-                delivery.body,
+                delivery.delivery_id, subscription.dead_letter_topic, delivery.message
             )
             log.warning(
                 "message sent to the dead-letter topic"
@@ -246,18 +258,21 @@ class DeliveryLoop:
             )
             self._ring(ports)
             return
-        self.broker.acknowledge([delivery.delivery_id])
-        log.warning(
-            "message dropped: the subscription has no dead-letter topic",
-            extra={**context, "reason": reason},
+        self._drop(
+            delivery, reason, context, "message dropped: the subscription has no dead-letter topic"
         )
+
+    def _drop(
+        self,
+        delivery: Delivery,
+        reason: str,
+        context: dict[str, object],
+        message: str = "message dropped",
+    ) -> None:
+        self.broker.acknowledge([delivery.delivery_id])
+        log.warning(message, extra={**context, "reason": reason})
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _concurrency(subscription: Subscription, settings: DeliverySettings) -> int:
-    value = subscription.metadata.get("maxConcurrentHandlers")
-    return int(value) if value and value.isdigit() and int(value) > 0 else settings.max_concurrency

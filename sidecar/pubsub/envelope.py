@@ -1,29 +1,31 @@
 """CloudEvents as daprd makes them: the envelope on publish, the request on delivery.
 
-Built and parsed with the `cloudevents` SDK. On publish, data is wrapped in a CloudEvent
-1.0 (`source` = app id, `type` com.dapr.event.sent, `topic`, `pubsubname`, trace
-fields); data sent as `application/cloudevents+json` is kept and completed; `rawPayload`
-skips the envelope, and such messages are wrapped on delivery as daprd does.
+On publish, plain data is wrapped in a CloudEvent 1.0 (`source` = app id, `type`
+com.dapr.event.sent, `topic`, `pubsubname`, the call's trace context); data sent as
+`application/cloudevents+json` (any JSON object) is kept and completed as daprd's
+`FromCloudEvent` does; `rawPayload` skips the envelope, and such messages are wrapped on
+delivery. `ttlInSeconds` adds daprd's `expiration` attribute.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloudevents.conversion import to_json
-from cloudevents.http import CloudEvent, from_json
 from dapr.proto.runtime.v1 import appcallback_pb2
 from google.protobuf import struct_pb2
 
 EVENT_TYPE = "com.dapr.event.sent"
+DEFAULT_SOURCE = "Dapr"  # contrib's source for an event with none
 DEFAULT_CONTENT_TYPE = "text/plain"
 CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json"
 RAW_CONTENT_TYPE = "application/octet-stream"
+TTL = "ttlInSeconds"
+EXPIRATION = "expiration"
 
 # daprd's `cloudEventDuplicateKeys`: attributes carried by their own request fields.
 _ENVELOPE_ATTRIBUTES = {
@@ -35,18 +37,16 @@ _ENVELOPE_ATTRIBUTES = {
     "data",
     "data_base64",
 }
-
-
-# The attributes the SDK's v1 event knows by name (the rest are extensions), and those the
-# fast paths below need in a stored event to read it exactly as `from_json` would.
-_V1_ATTRIBUTES = frozenset(
-    {"specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time"}
+# The attributes `cloudevent.<name>` publish metadata may set (daprd's `CloudEvent`
+# request, names matched case-insensitively); others are not applied by daprd either.
+_OVERRIDABLE = frozenset(
+    {"id", "source", "type", "subject", "traceid", "traceparent", "tracestate"}
 )
-_STORED_REQUIRED = frozenset({"specversion", "id", "source", "type", "time"})
 
 
 class EnvelopeError(ValueError):
-    """A publish whose payload claims to be a CloudEvent and is not one."""
+    """A publish whose payload claims to be a CloudEvent and is not one, or whose
+    `ttlInSeconds` is not a number of seconds."""
 
 
 def is_json_content_type(content_type: str) -> bool:
@@ -59,8 +59,20 @@ def _is_text(content_type: str) -> bool:
     return media.startswith("text/") or media in {"application/xml"} or media.endswith("+xml")
 
 
-def new_traceparent() -> str:
-    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+def rfc3339(moment: datetime) -> str:
+    """A time as daprd writes CloudEvent times: RFC 3339, whole seconds, UTC."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def ttl_seconds(metadata: Mapping[str, str]) -> int | None:
+    """The message's `ttlInSeconds`, None without one; refused unless a whole number."""
+    value = metadata.get(TTL)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise EnvelopeError(f"{TTL} must be a whole number of seconds, got '{value}'") from None
 
 
 def wrap(
@@ -70,118 +82,77 @@ def wrap(
     app_id: str,
     pubsub: str,
     topic: str,
-    metadata: dict[str, str],
+    metadata: Mapping[str, str],
+    traceparent: str = "",
 ) -> tuple[bytes, str]:
-    """The bytes stored for one published message, and their content type."""
+    """The bytes stored for one published message, and their content type. `traceparent`
+    is the publish call's trace context ("" for none: daprd starts none)."""
     if metadata.get("rawPayload", "").lower() == "true":
         return data, content_type or RAW_CONTENT_TYPE
     content_type = content_type or DEFAULT_CONTENT_TYPE
-    is_cloudevent = content_type.split(";", 1)[0].strip().lower() == CLOUDEVENT_CONTENT_TYPE
-    if not is_cloudevent and not any(key.startswith("cloudevent.") for key in metadata):
-        return _new_envelope(data, content_type, app_id=app_id, pubsub=pubsub, topic=topic)
-    if is_cloudevent:
-        try:
-            event = from_json(data, data_unmarshaller=_keep_bytes)
-        except Exception as error:  # the SDK raises several types for bad input
-            raise EnvelopeError(f"data is not a valid CloudEvent: {error}") from None
+    if content_type.split(";", 1)[0].strip().lower() == CLOUDEVENT_CONTENT_TYPE:
+        event = _completed(data, topic=topic, pubsub=pubsub, traceparent=traceparent)
     else:
-        event = CloudEvent(
-            {
-                "id": str(uuid.uuid4()),
-                "source": app_id,
-                "type": EVENT_TYPE,
-                "datacontenttype": content_type,
-            },
-            _decode_data(data, content_type),
-        )
-    attributes = event.get_attributes()
+        event = _new_event(data, content_type, app_id, metadata, traceparent)
+        event["topic"] = topic
+        event["pubsubname"] = pubsub
+    ttl = ttl_seconds(metadata)
+    if ttl is not None:
+        event[EXPIRATION] = rfc3339(datetime.now(UTC) + timedelta(seconds=ttl))
+    return json.dumps(event).encode("utf-8"), CLOUDEVENT_CONTENT_TYPE
+
+
+def _new_event(
+    data: bytes, content_type: str, app_id: str, metadata: Mapping[str, str], traceparent: str
+) -> dict[str, Any]:
+    """daprd's `NewCloudEventsEnvelope`, with the `cloudevent.*` overrides applied."""
     overrides = {
-        key.removeprefix("cloudevent."): value
+        key.lower().removeprefix("cloudevent."): value
         for key, value in metadata.items()
-        if key.startswith("cloudevent.")
+        if key.lower().startswith("cloudevent.")
+        and key.lower().removeprefix("cloudevent.") in _OVERRIDABLE
     }
-    for key, value in overrides.items():
-        event[key] = value
+    trace = overrides.get("traceparent") or overrides.get("traceid") or traceparent
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": overrides.get("id") or str(uuid.uuid4()),
+        "source": overrides.get("source") or app_id or DEFAULT_SOURCE,
+        "type": overrides.get("type") or EVENT_TYPE,
+        "datacontenttype": content_type,
+        "time": rfc3339(datetime.now(UTC)),
+        "traceid": trace,
+        "traceparent": trace,
+        "tracestate": overrides.get("tracestate", ""),
+    }
+    if overrides.get("subject"):
+        event["subject"] = overrides["subject"]
+    value = _decode_data(data, content_type)
+    if isinstance(value, bytes):
+        event["data_base64"] = base64.b64encode(value).decode("ascii")
+    elif value is not None:
+        event["data"] = value
+    return event
+
+
+def _completed(data: bytes, *, topic: str, pubsub: str, traceparent: str) -> dict[str, Any]:
+    """daprd's `FromCloudEvent`: any JSON object, completed (time, trace fields when it has
+    no `traceid`, defaults for source, type and specversion) and put on this topic."""
+    try:
+        event = json.loads(data)
+    except ValueError as error:
+        raise EnvelopeError(f"data is not a valid CloudEvent: {error}") from None
+    if not isinstance(event, dict):
+        raise EnvelopeError("data is not a valid CloudEvent: not a JSON object")
+    event.setdefault("time", rfc3339(datetime.now(UTC)))
+    if "traceid" not in event:
+        event["traceid"] = event["traceparent"] = traceparent
+    event.setdefault("tracestate", "")
     event["topic"] = topic
     event["pubsubname"] = pubsub
-    if "time" not in attributes:
-        event["time"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    traceparent = attributes.get("traceparent") or new_traceparent()
-    event["traceparent"] = traceparent
-    event["traceid"] = attributes.get("traceid", traceparent)
-    event["tracestate"] = attributes.get("tracestate", "")
-    return to_json(event), CLOUDEVENT_CONTENT_TYPE
-
-
-def _new_envelope(
-    data: bytes, content_type: str, *, app_id: str, pubsub: str, topic: str
-) -> tuple[bytes, str]:
-    """What `wrap` stores for plain data without `cloudevent.*` overrides (nearly every
-    publish), built directly: the same JSON, field for field, as the SDK's `CloudEvent`
-    and `to_json` make, at a fraction of their cost."""
-    value = _decode_data(data, content_type)
-    document: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": app_id,
-        "type": EVENT_TYPE,
-        "datacontenttype": content_type,
-        "time": datetime.now(UTC).isoformat(),
-    }
-    if isinstance(value, bytes):
-        document["data_base64"] = base64.b64encode(value).decode("ascii")
-    elif value is not None:
-        document["data"] = value
-    traceparent = new_traceparent()
-    document["topic"] = topic
-    document["pubsubname"] = pubsub
-    document["traceparent"] = traceparent
-    document["traceid"] = traceparent
-    document["tracestate"] = ""
-    return json.dumps(document).encode("utf-8"), CLOUDEVENT_CONTENT_TYPE
-
-
-def _read_stored(stored: bytes) -> tuple[dict[str, Any], Any] | None:
-    """A stored CloudEvent's attributes and data read with `json` alone, exactly as the
-    SDK's `from_json` (with `_keep_bytes`) reads it, or None when the event is not plain
-    enough to be sure (the SDK then reads it). Every stored event went through `wrap`,
-    so this is the usual case, at a tenth of the SDK's cost."""
-    try:
-        raw = json.loads(stored)
-    except ValueError:
-        return None
-    if (
-        not isinstance(raw, dict)
-        or raw.get("specversion") != "1.0"
-        or not raw.keys() >= _STORED_REQUIRED
-        or ("data" in raw and "data_base64" in raw)
-    ):
-        return None
-    attributes: dict[str, Any] = {}
-    data: Any = None
-    for key, value in raw.items():
-        if key == "data":
-            data = value
-        elif key == "data_base64":
-            try:
-                data = base64.b64decode(value)
-            except (TypeError, ValueError):
-                return None
-        elif key != key.lower() or (value is None and key in _V1_ATTRIBUTES):
-            return None
-        else:
-            attributes[key] = value
-    if data == "" or data == b"":
-        data = None
-    return attributes, data
-
-
-def _keep_bytes(value: str | bytes) -> Any:
-    """How the SDK's `from_json` is told to read data: `data` (handed over re-serialized,
-    a str) as JSON, `data_base64` (handed over decoded, bytes) as the bytes themselves.
-    The SDK's default would parse decoded bytes that happen to be JSON, so binary data
-    such as `"abc"` or `{"a": 1}` would not arrive byte for byte."""
-    return value if isinstance(value, bytes) else json.loads(value)
+    for key, default in (("source", DEFAULT_SOURCE), ("type", EVENT_TYPE), ("specversion", "1.0")):
+        if event.get(key) is None:
+            event[key] = default
+    return event
 
 
 def _decode_data(data: bytes, content_type: str) -> Any:
@@ -210,22 +181,35 @@ def unwrap(
             "pubsubname": pubsub,
         }
         return attributes, stored
-    read = _read_stored(stored)
-    if read is None:
-        event = from_json(stored, data_unmarshaller=_keep_bytes)
-        attributes, data = dict(event.get_attributes()), event.data
-    else:
-        attributes, data = read
+    attributes = json.loads(stored)
+    data = attributes.pop("data", None)
+    encoded = attributes.pop("data_base64", None)
+    if isinstance(encoded, str):
+        data = base64.b64decode(encoded)
     attributes_content_type = str(attributes.get("datacontenttype") or "")
     if isinstance(data, bytes):
         payload = data
     elif isinstance(data, str) and not is_json_content_type(attributes_content_type):
         payload = data.encode()
-    elif data is None:
+    elif data is None or data == "":
         payload = b""
     else:
         payload = json.dumps(data, separators=(",", ":")).encode()
     return attributes, payload
+
+
+def expired(attributes: Mapping[str, Any]) -> bool:
+    """The event's `expiration` has passed (daprd's `HasExpired`; unreadable: not)."""
+    value = attributes.get(EXPIRATION)
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        return False
+    return moment < datetime.now(UTC)
 
 
 def routing_view(attributes: dict[str, Any], payload: bytes) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """The sidecar's pub/sub: its components, publishing, and delivery to its app.
 
 One `Broker` per pub/sub component. Publishing wraps the data (see `envelope`) and commits
-it before the publish RPC answers. Delivery starts once the app answered
-`ListTopicSubscriptions`: its programmatic subscriptions are merged with the declarative
-`Subscription` resources scoped to it (as in daprd, the app's own subscription wins for the
-same pubsub and topic, and the declarative one is skipped with a warning).
+it before the publish RPC answers. One `DeliveryLoop` per component delivers to the
+targets of its topics: the app's subscriptions once it answered `ListTopicSubscriptions`
+(`subscriptions`), and the streaming subscriptions open at the moment (`streaming`). The
+app id's consumer group of a topic is registered while any of them subscribes to it.
 """
 
 from __future__ import annotations
@@ -13,18 +13,25 @@ import asyncio
 import contextlib
 import logging
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dapr.proto.runtime.v1 import appcallback_pb2
-
 from sidecar.errors import invalid_argument, lookup_component
-from sidecar.pubsub.broker import Broker
-from sidecar.pubsub.delivery import DEFAULT_RETRY, DeliveryLoop, DeliverySettings, TopicEventCaller
-from sidecar.pubsub.envelope import EnvelopeError, wrap
-from sidecar.pubsub.routing import Router, RuleError
-from sidecar.resources.definitions import Component, Resources, Rule, Subscription
+from sidecar.pubsub.broker import Broker, Message
+from sidecar.pubsub.delivery import DeliveryLoop, DeliverySettings
+from sidecar.pubsub.envelope import CLOUDEVENT_CONTENT_TYPE, EnvelopeError, wrap
+from sidecar.pubsub.streaming import Stream
+from sidecar.pubsub.subscriptions import (
+    app_subscriptions,
+    merge_subscriptions,
+    valid_rules,
+)
+from sidecar.pubsub.targets import AppTarget, Target
+from sidecar.resources.definitions import Component, Resources, Subscription
 from sidecar.resources.loader import parse_duration
+
+__all__ = ["Entry", "PubSubService", "app_subscriptions"]
 
 log = logging.getLogger("sidecar.pubsub")
 
@@ -37,62 +44,13 @@ class _Doorbell(asyncio.DatagramProtocol):
         self._on_ring()
 
 
-def app_subscriptions(
-    response: appcallback_pb2.ListTopicSubscriptionsResponse,
-) -> list[Subscription]:
-    return [
-        Subscription(
-            name=f"{s.pubsub_name}-{s.topic}",
-            pubsub=s.pubsub_name,
-            topic=s.topic,
-            rules=tuple(Rule(r.match, r.path) for r in s.routes.rules),
-            default_route=s.routes.default,
-            dead_letter_topic=s.dead_letter_topic,
-            metadata=dict(s.metadata),
-            source="app (ListTopicSubscriptions)",
-        )
-        for s in response.subscriptions
-    ]
+@dataclass(frozen=True)
+class Entry:
+    """One message as an app publishes it."""
 
-
-def _valid_rules(subscriptions: list[Subscription]) -> list[Subscription]:
-    """The app's subscriptions whose routing rules compile; the others are left out with an
-    error naming the expression (the declarative ones were checked at start-up)."""
-    valid = []
-    for subscription in subscriptions:
-        try:
-            Router.for_subscription(subscription)
-        except RuleError as error:
-            log.error(
-                "subscription refused: it receives nothing",
-                extra={"pubsub": subscription.pubsub, "topic": subscription.topic, "e": str(error)},
-            )
-            continue
-        valid.append(subscription)
-    return valid
-
-
-def merge_subscriptions(
-    declarative: list[Subscription], programmatic: list[Subscription]
-) -> list[Subscription]:
-    """The app's subscriptions, then the declarative ones for other topics (daprd's order)."""
-    merged = list(programmatic)
-    taken = {(s.pubsub, s.topic) for s in programmatic}
-    for subscription in declarative:
-        if (subscription.pubsub, subscription.topic) in taken:
-            log.warning(
-                "two identical subscriptions found (sources: declarative, app endpoint); "
-                "the app's is used",
-                extra={
-                    "pubsub": subscription.pubsub,
-                    "topic": subscription.topic,
-                    "resource": subscription.source,
-                },
-            )
-            continue
-        taken.add((subscription.pubsub, subscription.topic))
-        merged.append(subscription)
-    return merged
+    data: bytes
+    content_type: str
+    metadata: dict[str, str]
 
 
 class PubSubService:
@@ -117,7 +75,14 @@ class PubSubService:
                     retention_seconds=retention_seconds(component),
                 )
         self.loops: dict[str, DeliveryLoop] = {}
-        self.subscriptions: list[Subscription] = []
+        self.app_subscriptions: list[Subscription] = []
+        self._app_targets: list[AppTarget] = []
+        self.streams: list[Stream] = []
+        # Topics streams subscribed to since start: their consumer groups stay registered
+        # after the stream closes, so messages wait for its next connection (Redis keeps a
+        # consumer group the same way).
+        self._stream_topics: set[tuple[str, str]] = set()
+        self._app_connected = False
         self._tasks: list[asyncio.Task[None]] = []
         self._transport: asyncio.DatagramTransport | None = None
         self._own_port: int | None = None
@@ -149,35 +114,50 @@ class PubSubService:
     def broker(self, name: str) -> Broker:
         return lookup_component(self.brokers, name, "pubsub", "PUBSUB")
 
-    def publish(
-        self, pubsub: str, topic: str, data: bytes, content_type: str, metadata: dict[str, str]
-    ) -> None:
-        self.publish_many(pubsub, topic, [(data, content_type, metadata)])
-
-    def publish_many(
-        self,
-        pubsub: str,
-        topic: str,
-        entries: list[tuple[bytes, str, dict[str, str]]],
-    ) -> None:
+    def target(self, pubsub: str, topic: str) -> Broker:
+        """The broker a publish to `pubsub` and `topic` goes to; daprd's errors otherwise."""
         broker = self.broker(pubsub)
         if not topic:
             raise invalid_argument("topic is empty in pubsub " + pubsub, "ERR_TOPIC_NAME_EMPTY")
-        messages: list[tuple[str, bytes]] = []
-        for data, content_type, metadata in entries:
+        return broker
+
+    def publish(
+        self,
+        pubsub: str,
+        topic: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        traceparent: str = "",
+    ) -> None:
+        self.publish_many(pubsub, topic, [Entry(data, content_type, metadata)], traceparent)
+
+    def publish_many(
+        self, pubsub: str, topic: str, entries: list[Entry], traceparent: str = ""
+    ) -> None:
+        """Stores every entry or none; `traceparent` is the publish call's trace context."""
+        broker = self.target(pubsub, topic)
+        messages: list[Message] = []
+        for entry in entries:
             try:
                 body, stored_type = wrap(
-                    data,
-                    content_type,
+                    entry.data,
+                    entry.content_type,
                     app_id=self.app_id,
                     pubsub=pubsub,
                     topic=topic,
-                    metadata=metadata,
+                    metadata=entry.metadata,
+                    traceparent=traceparent,
                 )
             except EnvelopeError as error:
                 raise invalid_argument(str(error), "ERR_PUBSUB_CLOUD_EVENTS_SER") from None
-            messages.append((stored_type, body))
+            messages.append(Message(stored_type, body, dict(entry.metadata)))
         self.ring(broker.publish_many(topic, messages))
+
+    def publish_cloudevent(self, pubsub: str, topic: str, event: bytes) -> None:
+        """Stores a CloudEvent (JSON) as it is: the transactional outbox's messages."""
+        broker = self.target(pubsub, topic)
+        self.ring(broker.publish(topic, Message(CLOUDEVENT_CONTENT_TYPE, event)))
 
     def ring(self, ports: list[int]) -> None:
         """Wakes the delivery loops of the sidecars that have new messages: this one
@@ -194,44 +174,83 @@ class PubSubService:
         for loop in self.loops.values():
             loop.wake()
 
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """What the sidecar delivers: the app's subscriptions, then the open streams'."""
+        return self.app_subscriptions + [stream.subscription for stream in self.streams]
+
     def start_delivery(
         self, stub: Any, app_token: str | None, programmatic: list[Subscription]
     ) -> None:
-        subscriptions = merge_subscriptions(
-            self.resources.subscriptions, _valid_rules(programmatic)
-        )
+        """Delivers to the app (`stub.OnTopicEvent`) for its subscriptions and the
+        declarative ones."""
+        subscriptions = merge_subscriptions(self.resources.subscriptions, valid_rules(programmatic))
         for subscription in subscriptions:
+            where = {"pubsub": subscription.pubsub, "topic": subscription.topic}
             if subscription.pubsub not in self.brokers:
                 log.warning(
-                    "subscription names an unknown pubsub; it receives nothing",
-                    extra={"pubsub": subscription.pubsub, "topic": subscription.topic},
+                    "subscription names an unknown pubsub; it receives nothing", extra=where
                 )
-        metadata: tuple[tuple[str, str], ...] = (
-            (("dapr-api-token", app_token),) if app_token else ()
-        )
-        caller = TopicEventCaller(stub, metadata)
+            if subscription.metadata.get("rawPayload", "").lower() == "true":
+                log.warning(
+                    "rawPayload subscriptions are not supported: the app receives CloudEvents",
+                    extra=where,
+                )
+        token: tuple[tuple[str, str], ...] = (("dapr-api-token", app_token),) if app_token else ()
+        self._app_targets = [AppTarget(s, stub, token, _concurrency(s)) for s in subscriptions]
         # The consumer groups are registered before the subscriptions show in the metadata
         # API, so a message published once the app counts as subscribed reaches it; a
         # pubsub the app no longer subscribes to stops collecting messages for it.
-        for name, broker in self.brokers.items():
-            broker.register_consumers(
-                self.app_id, [s.topic for s in subscriptions if s.pubsub == name]
+        self.app_subscriptions = subscriptions
+        self._app_connected = True
+        for name in self.brokers:
+            self._refresh(name)
+            own = [s.topic for s in subscriptions if s.pubsub == name]
+            if own:
+                log.info("delivering messages", extra={"pubsub": name, "topics": own})
+
+    def open_stream(self, stream: Stream) -> None:
+        """Starts delivering to a streaming subscription (daprd's errors for an unknown
+        pubsub)."""
+        pubsub = stream.subscription.pubsub
+        self.broker(pubsub)
+        self.streams.append(stream)
+        self._stream_topics.add((pubsub, stream.subscription.topic))
+        self._refresh(pubsub)
+
+    def close_stream(self, stream: Stream) -> None:
+        if stream in self.streams:
+            self.streams.remove(stream)
+            self._refresh(stream.subscription.pubsub)
+
+    def _refresh(self, pubsub: str) -> None:
+        """Registers the app id's topics of `pubsub` and hands its loop the targets."""
+        broker = self.brokers.get(pubsub)
+        if broker is None:
+            return
+        targets: list[Target] = [t for t in self._app_targets if t.subscription.pubsub == pubsub]
+        targets += [s for s in self.streams if s.subscription.pubsub == pubsub]
+        topics = {t.subscription.topic for t in targets}
+        topics |= {topic for name, topic in self._stream_topics if name == pubsub}
+        # Until the app told its subscriptions, those it had stay registered.
+        broker.register_consumers(self.app_id, topics, exactly=self._app_connected)
+        loop = self.loops.get(pubsub)
+        if loop is None:
+            if not targets:
+                return
+            policy = self.resources.inbound_policy(pubsub)
+            settings = DeliverySettings(retry=policy.retry, timeout_seconds=policy.timeout_seconds)
+            loop = self.loops[pubsub] = DeliveryLoop(
+                broker, self.app_id, self.owner, settings, self.ring
             )
-        self.subscriptions = subscriptions
-        for name, broker in self.brokers.items():
-            own = [s for s in subscriptions if s.pubsub == name]
-            if not own:
-                continue
-            settings = DeliverySettings(
-                retry=self.resources.inbound_retry(name) or DEFAULT_RETRY,
-                timeout_seconds=self.resources.inbound_timeout(name) or 60.0,
-            )
-            loop = DeliveryLoop(broker, self.app_id, self.owner, own, caller, settings, self.ring)
-            self.loops[name] = loop
-            self._tasks.append(asyncio.create_task(loop.run(), name=f"deliver-{name}"))
-            log.info(
-                "delivering messages", extra={"pubsub": name, "topics": [s.topic for s in own]}
-            )
+            self._tasks.append(asyncio.create_task(loop.run(), name=f"deliver-{pubsub}"))
+        loop.set_targets(targets)
+
+
+def _concurrency(subscription: Subscription, default: int = 64) -> int:
+    """A subscription's `maxConcurrentHandlers`, else the loop's own limit."""
+    value = subscription.metadata.get("maxConcurrentHandlers")
+    return int(value) if value and value.isdigit() and int(value) > 0 else default
 
 
 def retention_seconds(component: Component) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,35 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Resiliency:
+    """The policies of one `Resiliency` resource and, per component, the names of the
+    (retry, timeout) policies of its inbound side (see `resources.resiliency`)."""
+
     name: str
     retries: dict[str, RetryPolicy]
     timeouts: dict[str, float]
-    component_inbound_retry: dict[str, str]
-    component_inbound_timeout: dict[str, str]
+    component_inbound: dict[str, tuple[str | None, str | None]]
     scopes: tuple[str, ...]
     source: str
+
+
+@dataclass(frozen=True)
+class InboundPolicy:
+    """How deliveries of a pub/sub component to the app are retried and timed out; None:
+    not at all (daprd has no built-in inbound retry, and no call timeout)."""
+
+    retry: RetryPolicy | None = None
+    timeout_seconds: float | None = None
+
+
+# daprd's default inbound policy names, most specific first (pkg/resiliency templates).
+_DEFAULT_RETRIES = (
+    "DefaultPubsubComponentInboundRetryPolicy",
+    "DefaultComponentInboundRetryPolicy",
+)
+_DEFAULT_TIMEOUTS = (
+    "DefaultPubsubComponentInboundTimeoutPolicy",
+    "DefaultComponentInboundTimeoutPolicy",
+)
 
 
 @dataclass
@@ -106,16 +129,27 @@ class Resources:
     def component(self, name: str) -> Component | None:
         return next((c for c in self.components if c.name == name), None)
 
-    def inbound_retry(self, pubsub: str) -> RetryPolicy | None:
+    def inbound_policy(self, pubsub: str) -> InboundPolicy:
+        """daprd's lookup: the component's own target when a Resiliency names it (even one
+        without policies), else the default inbound policies."""
         for resiliency in self.resiliencies:
-            policy_name = resiliency.component_inbound_retry.get(pubsub)
-            if policy_name is not None:
-                return resiliency.retries.get(policy_name)
-        return None
+            names = resiliency.component_inbound.get(pubsub)
+            if names is not None:
+                retry, timeout = names
+                return InboundPolicy(
+                    None if retry is None else resiliency.retries[retry],
+                    None if timeout is None else resiliency.timeouts[timeout],
+                )
+        return InboundPolicy(
+            _first(self.resiliencies, "retries", _DEFAULT_RETRIES),
+            _first(self.resiliencies, "timeouts", _DEFAULT_TIMEOUTS),
+        )
 
-    def inbound_timeout(self, pubsub: str) -> float | None:
-        for resiliency in self.resiliencies:
-            timeout_name = resiliency.component_inbound_timeout.get(pubsub)
-            if timeout_name is not None:
-                return resiliency.timeouts.get(timeout_name)
-        return None
+
+def _first(resiliencies: list[Resiliency], kind: str, names: tuple[str, ...]) -> Any:
+    for name in names:
+        for resiliency in resiliencies:
+            policies = getattr(resiliency, kind)
+            if name in policies:
+                return policies[name]
+    return None

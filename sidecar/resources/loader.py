@@ -1,13 +1,15 @@
 """Reads a folder of Dapr resource YAML the way daprd's `--resources-path` does.
 
 Supports `Component` (dapr.io/v1alpha1), `Subscription` (v2alpha1, and v1alpha1's single
-`route`), `Resiliency` (v1alpha1) and `Configuration` (accepted, not applied). Resources
+`route`) and `Resiliency` (v1alpha1); a `Configuration` is not applied (a warning says so:
+daprd reads one only from `--config`). Resources
 scoped to other app ids are skipped. Anything malformed or unsupported stops start-up
 with a `ResourceError` naming the file and the field.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,49 +17,36 @@ from typing import Any
 import cel
 import yaml
 
-from foundation.durations import go_duration_seconds
-from sidecar.resources.definitions import (
-    Component,
-    Resiliency,
-    Resources,
-    RetryPolicy,
-    Rule,
-    Subscription,
+from sidecar.resources import metadata as component_metadata
+from sidecar.resources import resiliency
+from sidecar.resources.definitions import Component, Resources, Rule, Subscription
+from sidecar.resources.fields import (
+    ResourceError,
+    mapping,
+    parse_duration,
+    required_str,
+    str_list,
 )
 
-SUPPORTED_COMPONENT_TYPES = frozenset(
-    {"state.sqlite", "state.in-memory", "pubsub.in-memory", "pubsub.sqlite"}
+log = logging.getLogger("sidecar.resources")
+
+BULK_SUBSCRIBE_REFUSED = (
+    "bulk subscribe is not supported by the embedded sidecar (it delivers each message by "
+    "its own OnTopicEvent): turn it off, or run the app under daprd"
 )
 
+SUPPORTED_COMPONENT_TYPES = frozenset(component_metadata.KNOWN)
 
-class ResourceError(ValueError):
-    """A resource file the sidecar cannot honour; the message names file and field."""
-
-    def __init__(self, source: str, field: str, problem: str) -> None:
-        super().__init__(f"{source}: {field}: {problem}")
-        self.source = source
-        self.field = field
-
-
-def parse_duration(text: str, source: str, field: str) -> float:
-    """A Go duration as Dapr resources write them (`500ms`, `5s`, `1m30s`), in seconds;
-    negative ones are refused (no policy waits a negative time)."""
-    try:
-        seconds = go_duration_seconds(str(text))
-    except ValueError as error:
-        raise ResourceError(source, field, str(error)) from None
-    if seconds < 0:
-        raise ResourceError(source, field, f"negative duration '{text}'")
-    return seconds
+__all__ = ["SUPPORTED_COMPONENT_TYPES", "ResourceError", "load_resources", "parse_duration"]
 
 
 def load_resources(paths: Iterable[Path], app_id: str) -> Resources:
     resources = Resources()
     names: dict[tuple[str, str], str] = {}
     for source, document in _documents(paths):
-        kind = _required_str(document, "kind", source)
-        name = _required_str(document.get("metadata") or {}, "name", source, "metadata.name")
-        scopes = tuple(_str_list(document.get("scopes"), source, "scopes"))
+        kind = required_str(document, "kind", source)
+        name = required_str(document.get("metadata") or {}, "name", source, "metadata.name")
+        scopes = tuple(str_list(document.get("scopes"), source, "scopes"))
         if scopes and app_id not in scopes:
             continue
         previous = names.get((kind, name))
@@ -76,9 +65,14 @@ def load_resources(paths: Iterable[Path], app_id: str) -> Resources:
                 _subscription(name, document.get("apiVersion", ""), spec, scopes, source)
             )
         elif kind == "Resiliency":
-            resources.resiliencies.append(_resiliency(name, spec, scopes, source))
+            resources.resiliencies.append(resiliency.load(name, spec, scopes, source))
         elif kind == "Configuration":
-            continue
+            # daprd does not read a Configuration from its resources path either (only
+            # from --config): say so rather than let the file look applied.
+            log.warning(
+                "Configuration in a resources path is not applied: pass it with --config",
+                extra={"resource": source, "configuration": name},
+            )
         else:
             raise ResourceError(
                 source,
@@ -113,7 +107,7 @@ def _documents(paths: Iterable[Path]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _component(name: str, spec: dict[str, Any], scopes: tuple[str, ...], source: str) -> Component:
-    component_type = _required_str(spec, "type", source, "spec.type")
+    component_type = required_str(spec, "type", source, "spec.type")
     if component_type not in SUPPORTED_COMPONENT_TYPES:
         raise ResourceError(
             source,
@@ -136,8 +130,7 @@ def _component(name: str, spec: dict[str, Any], scopes: tuple[str, ...], source:
             raise ResourceError(source, f"{field}.value", f"no value for '{item['name']}'")
         value = item["value"]
         metadata[item["name"]] = str(value).lower() if isinstance(value, bool) else str(value)
-    if component_type.startswith("pubsub.") and "retentionPeriod" in metadata:
-        parse_duration(metadata["retentionPeriod"], source, "spec.metadata.retentionPeriod")
+    component_metadata.check(component_type, metadata, source)
     return Component(
         name=name,
         type=component_type,
@@ -151,12 +144,12 @@ def _component(name: str, spec: dict[str, Any], scopes: tuple[str, ...], source:
 def _subscription(
     name: str, api_version: str, spec: dict[str, Any], scopes: tuple[str, ...], source: str
 ) -> Subscription:
-    pubsub = _required_str(spec, "pubsubname", source, "spec.pubsubname")
-    topic = _required_str(spec, "topic", source, "spec.topic")
+    pubsub = required_str(spec, "pubsubname", source, "spec.pubsubname")
+    topic = required_str(spec, "topic", source, "spec.topic")
     rules: list[Rule] = []
     default_route = ""
     if api_version == "dapr.io/v1alpha1":
-        default_route = _required_str(spec, "route", source, "spec.route")
+        default_route = required_str(spec, "route", source, "spec.route")
     else:
         routes = spec.get("routes")
         if not isinstance(routes, dict):
@@ -166,7 +159,7 @@ def _subscription(
             field = f"spec.routes.rules[{index}]"
             if not isinstance(rule, dict):
                 raise ResourceError(source, field, "not a mapping")
-            match = _required_str(rule, "match", source, f"{field}.match")
+            match = required_str(rule, "match", source, f"{field}.match")
             try:
                 cel.compile(match)
             except ValueError as error:
@@ -175,13 +168,15 @@ def _subscription(
                     source, f"{field}.match", f"invalid CEL expression {match!r}: {problem}"
                 ) from None
             rules.append(
-                Rule(match=match, path=_required_str(rule, "path", source, f"{field}.path"))
+                Rule(match=match, path=required_str(rule, "path", source, f"{field}.path"))
             )
         if not rules and not default_route:
             raise ResourceError(source, "spec.routes", "needs a default route or rules")
     metadata = spec.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ResourceError(source, "spec.metadata", "not a mapping")
+    if mapping(spec.get("bulkSubscribe"), source, "spec.bulkSubscribe").get("enabled"):
+        raise ResourceError(source, "spec.bulkSubscribe", BULK_SUBSCRIBE_REFUSED)
     return Subscription(
         name=name,
         pubsub=pubsub,
@@ -193,105 +188,3 @@ def _subscription(
         scopes=scopes,
         source=source,
     )
-
-
-def _resiliency(
-    name: str, spec: dict[str, Any], scopes: tuple[str, ...], source: str
-) -> Resiliency:
-    policies = _mapping(spec.get("policies"), source, "spec.policies")
-    retries: dict[str, RetryPolicy] = {}
-    retry_specs = _mapping(policies.get("retries"), source, "spec.policies.retries")
-    for retry_name, retry in retry_specs.items():
-        field = f"spec.policies.retries.{retry_name}"
-        if not isinstance(retry, dict):
-            raise ResourceError(source, field, "not a mapping")
-        policy = str(retry.get("policy", "constant"))
-        if policy not in {"constant", "exponential"}:
-            raise ResourceError(source, f"{field}.policy", f"unknown policy '{policy}'")
-        retries[retry_name] = RetryPolicy(
-            policy=policy,
-            duration_seconds=parse_duration(
-                retry.get("duration", "5s" if policy == "constant" else "500ms"),
-                source,
-                f"{field}.duration",
-            ),
-            max_interval_seconds=parse_duration(
-                retry.get("maxInterval", "60s"), source, f"{field}.maxInterval"
-            ),
-            max_retries=_integer(retry.get("maxRetries", -1), source, f"{field}.maxRetries"),
-        )
-    timeouts = {
-        timeout_name: parse_duration(value, source, f"spec.policies.timeouts.{timeout_name}")
-        for timeout_name, value in _mapping(
-            policies.get("timeouts"), source, "spec.policies.timeouts"
-        ).items()
-    }
-    inbound_retry: dict[str, str] = {}
-    inbound_timeout: dict[str, str] = {}
-    targets = _mapping(spec.get("targets"), source, "spec.targets")
-    components = _mapping(targets.get("components"), source, "spec.targets.components")
-    for component_name, target in components.items():
-        field = f"spec.targets.components.{component_name}"
-        inbound = _mapping(
-            _mapping(target, source, field).get("inbound"), source, f"{field}.inbound"
-        )
-        retry_ref = inbound.get("retry")
-        if retry_ref is not None:
-            if retry_ref not in retries:
-                raise ResourceError(
-                    source,
-                    f"spec.targets.components.{component_name}.inbound.retry",
-                    f"no retry policy named '{retry_ref}'",
-                )
-            inbound_retry[component_name] = retry_ref
-        timeout_ref = inbound.get("timeout")
-        if timeout_ref is not None:
-            if timeout_ref not in timeouts:
-                raise ResourceError(
-                    source,
-                    f"spec.targets.components.{component_name}.inbound.timeout",
-                    f"no timeout named '{timeout_ref}'",
-                )
-            inbound_timeout[component_name] = timeout_ref
-    return Resiliency(
-        name=name,
-        retries=retries,
-        timeouts=timeouts,
-        component_inbound_retry=inbound_retry,
-        component_inbound_timeout=inbound_timeout,
-        scopes=scopes,
-        source=source,
-    )
-
-
-def _required_str(holder: Any, key: str, source: str, field: str | None = None) -> str:
-    value = holder.get(key) if isinstance(holder, dict) else None
-    if not isinstance(value, str) or not value:
-        raise ResourceError(source, field or key, "required, and must be a non-empty string")
-    return value
-
-
-def _mapping(value: Any, source: str, field: str) -> dict[str, Any]:
-    """An optional mapping: absent or empty is `{}`, anything else but a mapping an error."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ResourceError(source, field, "must be a mapping")
-    return value
-
-
-def _integer(value: Any, source: str, field: str) -> int:
-    if isinstance(value, bool):
-        raise ResourceError(source, field, f"must be an integer, got '{value}'")
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ResourceError(source, field, f"must be an integer, got '{value}'") from None
-
-
-def _str_list(value: Any, source: str, field: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ResourceError(source, field, "must be a list of strings")
-    return value

@@ -1,4 +1,6 @@
-"""`python -m sidecar.runner [-f dapr.yaml]`: Dapr's Multi-App Run on embedded sidecars.
+"""`python -m sidecar.runner [-f dapr.yaml]`: Dapr's Multi-App Run on embedded sidecars;
+`python -m sidecar.runner --app-id X [--app-port P] -- CMD...`: one app, as `dapr run`
+(`single`).
 
 Exit codes: 0 after Ctrl-C/SIGTERM/SIGHUP (or an app finishing with 0), 1 when a process
 died or did not come up, or the runner's parent died, 2 when the template cannot be run
@@ -13,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from sidecar.runner import plan
+from sidecar.runner import plan, single
 from sidecar.runner.daprd import Daprd
 from sidecar.runner.output import Sink
 from sidecar.runner.supervisor import Supervisor, Timeouts
@@ -26,12 +28,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m sidecar.runner",
         description="Run every app of a Dapr Multi-App Run template, each with its own "
-        "embedded sidecar (like `dapr run -f`).",
+        "embedded sidecar (like `dapr run -f`), or one app with --app-id (like `dapr run`).",
     )
     p.add_argument(
         "-f",
         "--run-file",
-        default=".",
+        default=None,
         type=Path,
         help=f"the template, or a folder holding {DEFAULT_FILE} (default: the current folder)",
     )
@@ -39,7 +41,8 @@ def parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=None,
-        help="where the sidecars keep their SQLite files (default: .data next to the template)",
+        help="where the sidecars keep their SQLite files (default: .data next to the "
+        "template; for one app, ~/.dapr-embedded/data, shared by all single-app runs)",
     )
     p.add_argument(
         "--runtime",
@@ -72,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds processes get to exit after SIGTERM before SIGKILL (default: 10)",
     )
+    single.add_arguments(p)
     return p
 
 
@@ -79,18 +83,24 @@ def main(argv: list[str] | None = None) -> int:
     parent = os.getppid()  # first: a launcher dying from here on is noticed
     args = parser().parse_args(argv)
     sink = Sink()
-    run_file: Path = args.run_file
+    run_file: Path = args.run_file or Path(".")
     if run_file.is_dir():
         run_file = run_file / DEFAULT_FILE
     try:
-        template = load(run_file)
+        if single.is_single(args):
+            if args.run_file is not None:
+                raise TemplateError("-f runs a template: give it or --app-id, not both")
+            template, default_data = single.template(args, Path.cwd(), os.environ, args.runtime)
+        else:
+            template, default_data = load(run_file), None
         for warning in template.warnings_for(args.runtime):
             sink.notice(f"warning: {warning}")
-        data_dir = (args.data_dir or template.base_dir / ".data").resolve()
+        data_dir = (args.data_dir or default_data or template.base_dir / ".data").resolve()
         daprd = Daprd(args.daprd) if args.runtime == "daprd" else None
         launches = plan.build(template, data_dir=data_dir, environ=os.environ, daprd=daprd)
     except TemplateError as error:
-        sink.notice(f"{run_file}: {error}")
+        where = "dapr run" if single.is_single(args) else str(run_file)
+        sink.notice(f"{where}: {error}")
         return 2
     data_dir.mkdir(parents=True, exist_ok=True)
     timeouts = Timeouts(

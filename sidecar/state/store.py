@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,17 @@ CREATE TABLE IF NOT EXISTS {table} (
     value      BLOB NOT NULL,
     etag       TEXT NOT NULL,
     expires_at REAL
-) WITHOUT ROWID
+) WITHOUT ROWID;
+-- The transactional outbox: messages committed with the state they announce, published
+-- (and deleted) by the app's sidecar after the commit, or after its restart.
+CREATE TABLE IF NOT EXISTS {table}_outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id     TEXT NOT NULL,
+    pubsub     TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    body       BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
 """
 
 
@@ -44,6 +54,16 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class OutboxMessage:
+    """A CloudEvent (JSON) to publish to `topic` of `pubsub` once its transaction commits."""
+
+    app_id: str
+    pubsub: str
+    topic: str
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Write:
     """One upsert (`value` set) or delete (`value` None) of a transaction."""
 
@@ -60,11 +80,13 @@ class StateStore:
         path: Path | None,
         table: str = "state",
         clock: Callable[[], float] = time.time,
+        busy_timeout: float = 30.0,
     ) -> None:
+        """`busy_timeout`: how long a write waits for another sidecar's lock (`busyTimeout`)."""
         if not table.replace("_", "").isalnum():
             raise ValueError(f"invalid table name '{table}'")
-        self._db = connect(path, timeout=30)
-        self._db.execute(_SCHEMA.format(table=table))
+        self._db = connect(path, timeout=busy_timeout)
+        self._db.executescript(_SCHEMA.format(table=table))
         self._table = table
         self._clock = clock
 
@@ -82,11 +104,17 @@ class StateStore:
     def get_many(self, keys: Iterable[str]) -> dict[str, Entry | None]:
         return {key: self.get(key) for key in keys}
 
-    def apply(self, writes: list[Write]) -> dict[str, str]:
-        """Applies every write or none (raising `EtagMismatch`); returns the new ETags."""
+    def apply(self, writes: list[Write], outbox: Sequence[OutboxMessage] = ()) -> dict[str, str]:
+        """Applies every write or none (raising `EtagMismatch`), with the `outbox` messages
+        in the same transaction; returns the new ETags."""
         etags: dict[str, str] = {}
         with immediate(self._db) as db:
             now = self._clock()
+            db.executemany(
+                f"INSERT INTO {self._table}_outbox (app_id, pubsub, topic, body, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(m.app_id, m.pubsub, m.topic, m.body, now) for m in outbox],
+            )
             for write in writes:
                 current = db.execute(
                     f"SELECT etag, expires_at FROM {self._table} WHERE key = ?", (write.key,)
@@ -116,6 +144,25 @@ class StateStore:
             raise EtagMismatch(
                 write.key, "first-write concurrency needs the etag of an existing value"
             )
+
+    def relay_outbox(
+        self, app_id: str, publish: Callable[[OutboxMessage], None], limit: int = 100
+    ) -> int:
+        """Publishes `app_id`'s committed outbox messages and deletes them, in one state
+        transaction: a failed publish leaves them for the next relay, and a crash between a
+        publish and the delete publishes again (at least once). Returns how many went."""
+        with immediate(self._db) as db:
+            rows = db.execute(
+                f"SELECT id, pubsub, topic, body FROM {self._table}_outbox WHERE app_id = ? "
+                "ORDER BY id LIMIT ?",
+                (app_id, limit),
+            ).fetchall()
+            for _, pubsub, topic, body in rows:
+                publish(OutboxMessage(app_id, pubsub, topic, bytes(body)))
+            db.executemany(
+                f"DELETE FROM {self._table}_outbox WHERE id = ?", [(row[0],) for row in rows]
+            )
+        return len(rows)
 
     def purge_expired(self) -> int:
         cursor = self._db.execute(

@@ -69,7 +69,8 @@ class Client:
         batch = Batch("start-instance")
         if existing is not None:
             batch.purges.append(instance_id)
-        self.commits.create(instance, batch, h.optional_string(request, "version"))
+        trace = request.parentTraceContext if request.HasField("parentTraceContext") else None
+        self.commits.create(instance, batch, h.optional_string(request, "version"), trace)
         self.store.commit(batch)
         self.commits.apply_created(batch)
         log.info(

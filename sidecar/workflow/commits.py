@@ -101,7 +101,13 @@ class Commits:
             self.state.add_inbox_item(item, now)
         self.dispatcher.pump()
 
-    def create(self, instance: Instance, batch: Batch, version: str | None = None) -> None:
+    def create(
+        self,
+        instance: Instance,
+        batch: Batch,
+        version: str | None = None,
+        trace: pb.TraceContext | None = None,
+    ) -> None:
         """Adds a new instance, and the executionStarted event of its first turn, to a batch."""
         start = execution_started(
             self.clock(),
@@ -112,6 +118,7 @@ class Commits:
             instance.parent,
             instance.scheduled_start_at,
             version,
+            trace,
         )
         visible = instance.scheduled_start_at or instance.created_at
         batch.instances.append(instance)
@@ -241,7 +248,7 @@ class Commits:
             parent=child.parent,
         )
         created[child.instance_id] = instance
-        self.create(instance, batch, child.version)
+        self.create(instance, batch, child.version, child.trace)
 
     def _add_message(
         self, message: Message, now: datetime, batch: Batch, created: dict[str, Instance]

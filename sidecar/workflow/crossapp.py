@@ -48,6 +48,7 @@ def activity_request(call: backend.WorkflowMessage) -> pb.ActivityRequest:
         workflowInstance=call.instance,
         taskId=call.event.eventId,
         taskExecutionId=task.taskExecutionId,
+        parentTraceContext=task.parentTraceContext if task.HasField("parentTraceContext") else None,
     )
 
 

@@ -74,6 +74,7 @@ class Inbound:
             parent=parent,
             version=h.optional_string(started, "version"),
             execution_id=execution_id,
+            trace=started.parentTraceContext if started.HasField("parentTraceContext") else None,
         )
         batch = Batch("cross-app-child")
         self.commits.add_child(child, self.commits.clock(), batch, {})

@@ -57,6 +57,10 @@ class InternalEndpoint:
             (grpc.method_handlers_generic_handler(service, {method: handler}),)
         )
 
+    def add_generic_rpc_handlers(self, *handlers: grpc.GenericRpcHandler) -> None:
+        """Serves other sidecar-to-sidecar services here too (service invocation)."""
+        self._server.add_generic_rpc_handlers(handlers)
+
     async def start(self) -> int:
         """Listens, announces itself, and returns the port."""
         port = self._server.add_insecure_port(f"{self._host}:{self._port}")

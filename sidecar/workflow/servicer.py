@@ -7,6 +7,7 @@ from typing import Any
 
 from google.protobuf import empty_pb2, wrappers_pb2
 
+from sidecar import tracecontext
 from sidecar.errors import invalid_argument, translated
 from sidecar.workflow import history as h
 from sidecar.workflow.engine import WorkflowEngine
@@ -37,6 +38,10 @@ class TaskHubServicer(pb_grpc.TaskHubSidecarServiceServicer):
     async def StartInstance(
         self, request: pb.CreateInstanceRequest, context: Context
     ) -> pb.CreateInstanceResponse:
+        # As daprd: the instance runs in the caller's trace, when it is sampled.
+        traceparent = tracecontext.incoming(context.invocation_metadata())
+        if not request.HasField("parentTraceContext") and tracecontext.is_sampled(traceparent):
+            request.parentTraceContext.traceParent = traceparent
         return pb.CreateInstanceResponse(instanceId=self.client.start_instance(request))
 
     @routed

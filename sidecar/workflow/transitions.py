@@ -42,6 +42,7 @@ class ChildStart:
     parent: ParentRef | None
     version: str | None = None
     execution_id: str | None = None
+    trace: pb.TraceContext | None = None
 
 
 @dataclass
@@ -73,7 +74,10 @@ def execution_started(
     parent: ParentRef | None,
     scheduled_start: datetime | None = None,
     version: str | None = None,
+    trace: pb.TraceContext | None = None,
 ) -> pb.HistoryEvent:
+    """The first event of an instance; `trace` is the trace context it runs in (daprd
+    carries the starting call's, and a child inherits its parent's)."""
     started = pb.ExecutionStartedEvent(
         name=name,
         input=h.string_value(input),
@@ -96,6 +100,8 @@ def execution_started(
         )
     if scheduled_start is not None:
         started.scheduledStartTimestamp.CopyFrom(h.timestamp(scheduled_start))
+    if trace is not None:
+        started.parentTraceContext.CopyFrom(trace)
     return h.new_event(moment, executionStarted=started)
 
 
@@ -239,6 +245,9 @@ def _call(turn: _Turn, action: pb.WorkflowAction) -> None:
         "version": call.version if call.HasField("version") else None,
         "input": call.input if call.HasField("input") else None,
     }
+    trace = _trace(turn)
+    if trace is not None:
+        fields["parentTraceContext"] = trace
     if action.HasField("scheduleTask"):
         scheduled = pb.TaskScheduledEvent(
             taskExecutionId=action.scheduleTask.taskExecutionId, **fields
@@ -262,6 +271,15 @@ def _call(turn: _Turn, action: pb.WorkflowAction) -> None:
         turn.outcome.remote.append((target, message))
 
 
+def _trace(turn: _Turn) -> pb.TraceContext | None:
+    """The instance's trace context (its executionStarted's), which its calls carry on."""
+    for event in (*turn.instance.history, *turn.outcome.appended):
+        if event.HasField("executionStarted"):
+            started = event.executionStarted
+            return started.parentTraceContext if started.HasField("parentTraceContext") else None
+    return None
+
+
 def _start_child(turn: _Turn, action: pb.WorkflowAction, target: str | None) -> None:
     child, instance = action.createChildWorkflow, turn.instance
     parent = ParentRef(
@@ -272,13 +290,14 @@ def _start_child(turn: _Turn, action: pb.WorkflowAction, target: str | None) -> 
         None if target is None else turn.app_id,
     )
     data, version = h.optional_string(child, "input"), h.optional_string(child, "version")
+    trace = _trace(turn)
     if target is None:
-        start = ChildStart(child.instanceId, child.name, data, parent, version)
+        start = ChildStart(child.instanceId, child.name, data, parent, version, trace=trace)
         turn.outcome.children.append(start)
         return
     execution_id = turn.new_execution_id()
     started = execution_started(
-        turn.now, child.instanceId, execution_id, child.name, data, parent, None, version
+        turn.now, child.instanceId, execution_id, child.name, data, parent, None, version, trace
     )
     message = crossapp.message(child.instanceId, execution_id, started)
     turn.outcome.remote.append((target, message))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,8 +15,6 @@ from dapr.clients.exceptions import DaprGrpcError
 
 from testkit.observer import data_of, sub
 from tests.pubsub.harness import PUBSUB, Cluster, sqlite_pubsub
-
-TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
 def test_published_json_arrives_as_a_complete_dapr_cloudevent(cluster: Cluster) -> None:
@@ -49,8 +46,12 @@ def test_published_json_arrives_as_a_complete_dapr_cloudevent(cluster: Cluster) 
     assert extensions["pubsubname"] == PUBSUB
     sent = datetime.fromisoformat(extensions["time"].replace("Z", "+00:00"))
     assert before - timedelta(seconds=5) <= sent <= datetime.now(UTC) + timedelta(seconds=5)
-    assert TRACEPARENT.match(extensions["traceparent"]), extensions
-    assert extensions["traceid"] == extensions["traceparent"]
+    # daprd (no trace exporter) starts no trace for a publish that carries none.
+    assert (extensions["traceparent"], extensions["traceid"], extensions["tracestate"]) == (
+        "",
+        "",
+        "",
+    )
     assert not {"id", "source", "type", "specversion", "datacontenttype", "data"} & set(extensions)
 
 
@@ -101,7 +102,7 @@ def test_data_sent_as_a_cloudevent_is_kept_and_completed(cluster: Cluster) -> No
     # completed by the sidecar
     assert extensions["topic"] == "orders"
     assert extensions["pubsubname"] == PUBSUB
-    assert TRACEPARENT.match(extensions["traceparent"])
+    assert extensions["traceparent"] == extensions["traceid"] == ""  # none was sent
 
 
 def test_raw_payload_is_delivered_without_an_envelope(cluster: Cluster) -> None:

@@ -88,22 +88,17 @@ def test_health_endpoint_answers_204(cluster: Cluster) -> None:
     assert sidecar.http_get("/v1.0/healthz/outbound")[0] == 204
 
 
-@pytest.mark.filterwarnings("ignore:invoke_method with protocol gRPC:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:The Distributed Lock API is an Alpha:UserWarning")
-def test_unimplemented_apis_say_so_clearly(
-    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unimplemented_apis_say_so_clearly(cluster: Cluster) -> None:
     cluster.resources({"state.yaml": component(STATE, "state.sqlite")})
-    monkeypatch.setenv("DAPR_API_METHOD_INVOCATION_PROTOCOL", "grpc")
     client = cluster.client(cluster.sidecar("inventory"))
 
     for method, call in [
-        ("InvokeService", lambda: client.invoke_method("billing", "charge", data=b"{}")),
         ("GetSecret", lambda: client.get_secret("vault", "db-password")),
         ("InvokeBinding", lambda: client.invoke_binding("queue", "create", data=b"x")),
         ("TryLockAlpha1", lambda: client.try_lock("locks", "res", "me", 10)),
     ]:
-        with pytest.raises(grpc.RpcError) as caught:  # DaprGrpcError for all but invoke
+        with pytest.raises(grpc.RpcError) as caught:  # DaprGrpcError
             call()
         assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED, method
         details = str(caught.value.details())
