@@ -6,7 +6,9 @@ peer keeps nothing, which is the bar it sets. Then the pub/sub figures (`bench/p
 publish -> app throughput and idle latency through a durable `pubsub.sqlite`, against fixed
 targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latency through
 the whole platform, on the embedded sidecars (`dapr.yaml`) and on daprd with Redis
-(`dapr.daprd.yaml`). Results go to `.data/bench/latest.json` for docs.
+(`dapr.daprd.yaml`), then the same saga on Temporal's dev server, durable and in memory
+(`bench/temporal/`), with our ratio to each and each process's CPU per order. Results go to
+`.data/bench/latest.json` for docs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import dapr.ext.workflow as wf
 from bench import e2e as e2e_bench
 from bench import pubsub
 from bench.report import format_table
+from bench.temporal import peer as temporal_peer
 from bench.workloads import (
     CHAIN_LENGTH,
     W1_WORKFLOWS,
@@ -204,6 +207,7 @@ def table(ours: Figures, peer: Figures, ratio: dict[str, float]) -> str:
 
 def main() -> None:
     started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
     print(f"ours: {W1_WORKFLOWS=} {CHAIN_LENGTH=} {W2_FAN_OUT=} {W3_RUNS=} ...", flush=True)
     ours = measure_ours()
     print("peer ...", flush=True)
@@ -213,10 +217,15 @@ def main() -> None:
     pubsub_figures = pubsub.measure()
     print("end to end ...", flush=True)
     e2e_figures = e2e_bench.measure()
+    print("end to end on Temporal ...", flush=True)
+    temporal_figures = temporal_peer.measure()
     print()
     print(f"ours: {ours['engine']}")
     print(f"peer: {peer['engine']}")
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"1-minute load {load_at_start:.1f} at the start"
+    )
     print()
     print(table(ours, peer, ratio))
     print()
@@ -227,9 +236,22 @@ def main() -> None:
     print(f"end to end:\n{e2e_bench.describe(e2e_figures)}")
     print()
     print(e2e_bench.table(e2e_figures))
+    print()
+    print("against Temporal:")
+    for mode, figures in temporal_figures.items():
+        print(f"{mode}: {figures['setup']}")
+    print()
+    print(temporal_peer.table(temporal_figures, e2e_figures))
+    print()
+    print(temporal_peer.cpu_table(temporal_figures, e2e_figures))
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            # The 1-minute load at the start and the end: other work on the host is noise.
+            "load_average": {"start": load_at_start, "end": os.getloadavg()[0]},
+        },
         "ours": ours,
         "peer": peer,
         "ratios": ratio,
@@ -241,6 +263,8 @@ def main() -> None:
         },
         "pubsub": pubsub_figures,
         "e2e": e2e_figures,
+        "temporal": temporal_figures,
+        "e2e_over_temporal": temporal_peer.ratios(temporal_figures, e2e_figures),
     }
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "latest.json"

@@ -14,6 +14,9 @@ saga runs reserve -> charge -> ship with no human in it) published back to back;
 from the first publish to the last `order.completed` seen, and each order's latency
 (publish -> its `order.completed` seen) p50 / p99 under that load.
 
+Over E1, each process's CPU milliseconds per order (`bench/cpu.py`): every app and sidecar,
+the observer's too, and daprd's Redis, placement and scheduler.
+
 E2, latency: `IDLE_ORDERS` orders one at a time, each published once the previous one
 completed: the saga's latency on an idle platform.
 
@@ -30,10 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import cpu
 from bench.report import format_table
 from e2e.local.orders import order
 from services.contracts.messages import OrderPlaced
 from services.contracts.names import EventType
+from services.contracts.topology import GOOD_TEST_CARD
+from testkit.daprd import DaprdRuntime
 from testkit.platform import Platform, PlatformSettings
 from testkit.polling import wait_until
 from testkit.runtimes import RUNTIMES
@@ -63,10 +69,11 @@ SETUPS = {
 COMMON_SETUP = "logs at warn; reserve -> charge -> ship, no approval"
 
 
-def bench_order(order_id: str, index: int) -> OrderPlaced:
+def bench_order(order_id: str, index: int, token: str) -> OrderPlaced:
     return order(
         order_id,
         [("BENCH-A", 1 + index % 3, 1_250), ("BENCH-B", 1, 999), ("BENCH-C", 2, 500)],
+        token=token,
     )
 
 
@@ -81,7 +88,8 @@ class OrderBench:
         self._count = 0
 
     def orders(self, count: int, label: str) -> list[OrderPlaced]:
-        made = [bench_order(f"{label}-{self._count + i:04d}", i) for i in range(count)]
+        token = self.platform.token_for(GOOD_TEST_CARD)
+        made = [bench_order(f"{label}-{self._count + i:04d}", i, token) for i in range(count)]
         self._count += count
         return made
 
@@ -139,6 +147,18 @@ class OrderBench:
         }
 
 
+def platform_pids(platform: Platform) -> dict[str, int]:
+    """Every process of the platform by name: `<app> app`, `<app> sidecar`, daprd's services."""
+    pids: dict[str, int] = {}
+    for app_id, node in platform.nodes.items():
+        pids[f"{app_id} app"] = node.app.pid
+        pids[f"{app_id} sidecar"] = node.sidecar.pid
+    runtime = platform.runtime
+    if isinstance(runtime, DaprdRuntime) and runtime.services is not None:
+        pids |= {process.name: process.pid for process in runtime.services.processes}
+    return pids
+
+
 def measure_on(runtime: str, work: Path) -> Figures:
     """The figures of the platform on `runtime` (a name of `testkit.runtimes.RUNTIMES`)."""
     shutil.rmtree(work, ignore_errors=True)
@@ -148,7 +168,10 @@ def measure_on(runtime: str, work: Path) -> Figures:
     try:
         bench = OrderBench(platform)
         bench.burst(WARMUP_ORDERS, "warmup")
+        pids = platform_pids(platform)
+        before = cpu.sample(pids)
         burst = bench.burst(BURST_ORDERS)
+        burst["cpu_ms_per_order"] = cpu.per_order_ms(before, cpu.sample(pids), BURST_ORDERS)
         idle = bench.idle(IDLE_ORDERS)
         platform.check_running()
         version = platform.runtime.version()

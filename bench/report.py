@@ -15,3 +15,9 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
         ).rstrip()
         for row in rows
     )
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile, as `bench/e2e.py` takes it: the same rule on each side."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
