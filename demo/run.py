@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from demo.launcher import Launcher, LaunchError, Options, add_platform_arguments
+from sagactl.card_vault import DEFAULT_VAULT_URL
 from services.contracts.names import AppId
 from services.contracts.topology import GOOD_TEST_CARD
 
@@ -90,11 +91,13 @@ def instructions(launcher: Launcher, suffix: str) -> str:
     connection = ""
     if api != "http://127.0.0.1:8080":
         connection += f" --api-url {api}"
-    if launcher.api_token:
-        connection += " --token $API_TOKEN"
     env = launcher.app_env(AppId.ORCHESTRATOR)
     threshold = int(env.get("APPROVAL_THRESHOLD_CENTS") or 100_000)
     small_sku, big_sku = _skus(api, launcher.api_token)
+    vault = launcher.vault_url
+    card = f"--card {GOOD_TEST_CARD}" + (
+        "" if vault == DEFAULT_VAULT_URL else f" --vault-url {vault}"
+    )
     big_price = max(threshold // 2, 1)
     small, big = f"small-{suffix}", f"big-{suffix}"
     lines += [
@@ -102,24 +105,35 @@ def instructions(launcher: Launcher, suffix: str) -> str:
         f" Management API  {api}",
         f" API docs        {api}/docs",
         "",
-        " In another terminal (--sku is SKU:QUANTITY:UNIT_PRICE_CENTS):",
+        " In another terminal (--sku is SKU:QUANTITY:UNIT_PRICE_CENTS). Every call needs a",
+        " token (12 h; docs/api.md): an operator's in SAGA_API_TOKEN, an approver's, a viewer's:",
         "",
-        "   # an order: reserve, charge, ship",
+        f"   export SAGA_API_TOKEN={launcher.token('demo-operator', ['operator'])}",
+        f"   APPROVER_TOKEN={launcher.token('demo-approver', ['approver'])}",
+        f"   VIEWER_TOKEN={launcher.token('demo-viewer', ['viewer'])}",
+        "",
+        "   # an order: reserve, charge, ship (the card goes to the payment service's card",
+        f"   # vault at {vault}; the order carries the token it answers)",
         f"   {cli}{connection} orders place --order-id {small} --customer alice "
-        f"--sku {small_sku}:2:1999 --card {GOOD_TEST_CARD}",
+        f"--sku {small_sku}:2:1999 {card}",
         f"   {cli}{connection} workflow get order-{small}",
         "",
         f"   # an order above {_money(threshold)} waits for an approval",
         f"   {cli}{connection} orders place --order-id {big} --customer bob "
-        f"--sku {big_sku}:3:{big_price} --card {GOOD_TEST_CARD}",
+        f"--sku {big_sku}:3:{big_price} {card}",
         f"   {cli}{connection} approvals list",
-        f"   {cli}{connection} approvals approve {big} --approver alice",
+        f"   {cli}{connection} approvals approve {big} --token $APPROVER_TOKEN",
         f"   {cli}{connection} workflow get order-{big}",
         f"   {cli}{connection} workflow history order-{big}",
         f"   {cli}{connection} workflow history order-{big} --mermaid",
         "",
-        f"   {cli}{connection} inventory stock",
+        f"   {cli}{connection} inventory stock --token $VIEWER_TOKEN",
         f"   {cli}{connection} workflow list",
+        "",
+        "   # cancel an order: its saga compensates what it did, in reverse",
+        f"   {cli}{connection} orders cancel ORDER_ID --reason 'customer asked'",
+        f"   {cli}{connection} audit",
+        f"   {cli}{connection} dead-letters list",
         "",
         " Ctrl-C stops the platform.",
         _RULE,

@@ -12,16 +12,20 @@ from sagactl.api_client import SagaApi
 class Stock:
     available: int
     reserved: int
+    shipped: int = 0
 
     @property
     def total(self) -> int:
-        return self.available + self.reserved
+        """What the SKU was seeded with: on hand (available + reserved) plus shipped."""
+        return self.available + self.reserved + self.shipped
 
 
 def read_stock(api: SagaApi) -> dict[str, Stock]:
     """Every SKU's levels (`GET /v1/inventory/stock`)."""
     items = api.stock(None)["items"]
     return {
-        str(item["sku"]): Stock(int(item["available"]), int(item.get("reserved", 0)))
+        str(item["sku"]): Stock(
+            int(item["available"]), int(item.get("reserved", 0)), int(item.get("shipped", 0))
+        )
         for item in items
     }

@@ -1,9 +1,10 @@
 """The end of a demo: per order how it ended against its kind, the stock check, the verdict.
 
 The summary checks three things: every saga is terminal (none stuck past the deadline),
-every outcome is its kind's, and stock is conserved: per SKU, `available + reserved` did
-not change, and `reserved` grew by exactly the units of the orders that completed (a
-completed order keeps its stock reserved; every other order holds none).
+every outcome is its kind's, and stock is conserved: per SKU, `available + reserved +
+shipped` did not change, `shipped` grew by exactly the units of the orders that completed
+(a shipment consumes its reservation), and `reserved` is back where it was (every other
+order released what it held).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def stock_reports(
     reports: Sequence[OrderReport],
     orders: Sequence[DemoOrder],
 ) -> list[StockReport]:
-    """Per SKU: the levels before and after, and the units the completed orders hold."""
+    """Per SKU: the levels before and after, and the units the completed orders bought."""
     completed = {r.order_id for r in reports if r.outcome == "completed"}
     units: collections.Counter[str] = collections.Counter()
     for demo in orders:
@@ -54,19 +55,28 @@ def stock_reports(
 
 
 def stock_problems(reports: Iterable[StockReport], *, all_ended: bool = True) -> list[str]:
-    """Conservation: `available + reserved` unchanged, and `reserved` grown by exactly the
-    completed orders' units (what failed orders reserved was released). The second check
-    needs every saga ended: an unfinished one may hold a reservation."""
+    """Conservation: `available + reserved + shipped` unchanged, `shipped` grown by exactly
+    the completed orders' units, and `reserved` as it was (what failed orders reserved was
+    released). The last two need every saga ended: an unfinished one may hold a
+    reservation, or be about to commit it."""
     problems = []
     for r in reports:
         if r.after.total != r.before.total:
             problems.append(
-                f"{r.sku}: available + reserved was {r.before.total}, is {r.after.total}"
+                f"{r.sku}: available + reserved + shipped was {r.before.total}, is {r.after.total}"
             )
-        grown = r.after.reserved - r.before.reserved
-        if all_ended and grown != r.completed_units:
+        if not all_ended:
+            continue
+        shipped = r.after.shipped - r.before.shipped
+        if shipped != r.completed_units:
             problems.append(
-                f"{r.sku}: reserved grew by {grown}, the completed orders hold {r.completed_units}"
+                f"{r.sku}: shipped grew by {shipped}, the completed orders bought "
+                f"{r.completed_units}"
+            )
+        if r.after.reserved != r.before.reserved:
+            problems.append(
+                f"{r.sku}: reserved went from {r.before.reserved} to {r.after.reserved} "
+                "with every saga ended"
             )
     return problems
 
@@ -169,15 +179,16 @@ def render_summary(summary: Summary) -> str:
     units = sum(s.completed_units for s in summary.stock)
     if summary.stuck:
         verdict = (
-            f"available + reserved {'unchanged' if not summary.stock_problems else 'CHANGED'}; "
-            f"what stays reserved not checked, {len(summary.stuck)} saga(s) unfinished."
+            "available + reserved + shipped "
+            f"{'unchanged' if not summary.stock_problems else 'CHANGED'}; what stays "
+            f"reserved not checked, {len(summary.stuck)} saga(s) unfinished."
         )
     elif summary.stock_problems:
         verdict = "NOT conserved (see below)."
     else:
         verdict = (
-            f"available + reserved unchanged; reserved grew by exactly the {units} units "
-            f"the {completed} completed orders hold."
+            f"available + reserved + shipped unchanged; exactly the {units} units the "
+            f"{completed} completed orders bought shipped, none stays reserved."
         )
     lines.append(f"Stock of the {len(summary.stock)} SKUs: {verdict}")
     if touched:
@@ -187,13 +198,18 @@ def render_summary(summary: Summary) -> str:
                 [
                     [
                         s.sku,
-                        f"{s.before.available} / {s.before.reserved}",
-                        f"{s.after.available} / {s.after.reserved}",
+                        f"{s.before.available} / {s.before.reserved} / {s.before.shipped}",
+                        f"{s.after.available} / {s.after.reserved} / {s.after.shipped}",
                         s.completed_units,
                     ]
                     for s in touched
                 ],
-                headers=["SKU", "BEFORE avail / res", "AFTER avail / res", "COMPLETED UNITS"],
+                headers=[
+                    "SKU",
+                    "BEFORE avail / res / shipped",
+                    "AFTER avail / res / shipped",
+                    "COMPLETED UNITS",
+                ],
                 tablefmt="simple",
             ),
         ]

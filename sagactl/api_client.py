@@ -1,5 +1,6 @@
 """The management API over HTTP, as the CLI uses it: one method per route, JSON in and
-out, failures raised as `ApiCallFailed` (with the API's error code) or `CannotConnect`."""
+out, failures raised as `ApiCallFailed` (with the problem's `code` and `detail`, RFC 9457)
+or `CannotConnect`."""
 
 from __future__ import annotations
 
@@ -70,8 +71,8 @@ class SagaApi:
     @staticmethod
     def _failure(response: httpx.Response) -> ApiCallFailed:
         try:
-            error = response.json()["error"]
-            return ApiCallFailed(response.status_code, str(error["code"]), str(error["message"]))
+            problem = response.json()
+            return ApiCallFailed(response.status_code, str(problem["code"]), str(problem["detail"]))
         except (ValueError, KeyError, TypeError):
             text = response.text.strip() or response.reason_phrase
             return ApiCallFailed(response.status_code, f"HTTP_{response.status_code}", text)
@@ -173,13 +174,47 @@ class SagaApi:
     def approvals(self) -> Any:
         return self._json("GET", "/v1/approvals", params={"status": "pending"})
 
-    def approve(self, order_id: str, approver: str) -> Any:
+    def approve(self, order_id: str, reason: str | None) -> Any:
         path = f"/v1/approvals/{_segment(order_id)}/approve"
-        return self._json("POST", path, json={"approver": approver})
+        return self._json("POST", path, json={"reason": reason} if reason else {})
 
-    def reject(self, order_id: str, approver: str, reason: str) -> Any:
+    def reject(self, order_id: str, reason: str) -> Any:
         path = f"/v1/approvals/{_segment(order_id)}/reject"
-        return self._json("POST", path, json={"approver": approver, "reason": reason})
+        return self._json("POST", path, json={"reason": reason})
+
+    def cancel_order(self, order_id: str, reason: str | None) -> Any:
+        path = f"/v1/orders/{_segment(order_id)}/cancel"
+        return self._json("POST", path, json={"reason": reason} if reason else {})
+
+    # -- audit and dead letters ----------------------------------------------------------
+
+    def _pages(self, path: str, params: dict[str, Any], limit: int) -> list[Any]:
+        """Every item of a paged listing, newest first, at most `limit`."""
+        items: list[Any] = []
+        token: str | None = None
+        while len(items) < limit:
+            query = {**params, "pageSize": min(500, limit - len(items))}
+            if token:
+                query["continuationToken"] = token
+            page = self._json("GET", path, params=query)
+            items += page["items"]
+            token = page.get("continuationToken")
+            if not token:
+                break
+        return items
+
+    def audit(self, filters: dict[str, Any], limit: int) -> list[Any]:
+        params = {key: value for key, value in filters.items() if value is not None}
+        return self._pages("/v1/audit", params, limit)
+
+    def dead_letters(self, limit: int) -> list[Any]:
+        return self._pages("/v1/dead-letters", {}, limit)
+
+    def dead_letter(self, letter_id: int) -> Any:
+        return self._json("GET", f"/v1/dead-letters/{letter_id}")
+
+    def replay_dead_letter(self, letter_id: int) -> Any:
+        return self._json("POST", f"/v1/dead-letters/{letter_id}/replay")
 
     def place_order(self, order: Any) -> Any:
         return self._json("POST", "/v1/orders", json=order)

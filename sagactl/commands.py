@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.durations import parse_go_duration
+from sagactl import card_vault
 from sagactl.api_client import KEEP_INPUT, RunFilter, SagaApi
 from sagactl.render import Output, compact, when
 
@@ -46,7 +47,7 @@ def _input(args: argparse.Namespace) -> Any:
     return _json_argument(args.input, "--input")
 
 
-def _moment(text: str, flag: str, *, past: bool) -> datetime:
+def moment(text: str, flag: str, *, past: bool) -> datetime:
     """A Go duration from now (back in time when `past`) or a timestamp (UTC when it names
     no zone): how `dapr workflow` reads --start-time, --filter-max-age and --all-older-than."""
     try:
@@ -102,7 +103,7 @@ def _run_row(run: dict[str, Any], wide: bool) -> list[Any]:
 
 
 def workflow_run(args: argparse.Namespace, api: SagaApi) -> Output:
-    start_time = _moment(args.start_time, "--start-time", past=False) if args.start_time else None
+    start_time = moment(args.start_time, "--start-time", past=False) if args.start_time else None
     started = api.start_run(args.name, _input(args), args.instance_id, start_time)
     message = f"Workflow '{args.name}' started with instance ID: {started['instanceId']}"
     if start_time:
@@ -116,7 +117,7 @@ def workflow_list(args: argparse.Namespace, api: SagaApi) -> Output:
     where = RunFilter(
         status=args.filter_status,
         name=args.filter_name,
-        created_after=_moment(max_age, "--filter-max-age", past=True) if max_age else None,
+        created_after=moment(max_age, "--filter-max-age", past=True) if max_age else None,
     )
     runs = api.all_runs(where, args.page_size)
     if args.output_format == "ids":
@@ -217,7 +218,7 @@ def workflow_purge(args: argparse.Namespace, api: SagaApi) -> Output:
         raise UsageError("give instance IDs, --all or --all-older-than DURATION")
     if bulk:
         older = args.all_older_than
-        cutoff = _moment(older, "--all-older-than", past=True) if older is not None else None
+        cutoff = moment(older, "--all-older-than", past=True) if older is not None else None
         result = api.purge_runs(cutoff, args.all_filter_status, args.force)
     else:
         ids: list[str] = []
@@ -251,18 +252,19 @@ def _order_from_flags(args: argparse.Namespace) -> dict[str, Any]:
         for flag, value in (
             ("--customer", args.customer),
             ("--sku", args.sku),
-            ("--card", args.card),
+            ("--card or --payment-token", args.card or args.payment_token),
         )
         if not value
     ]
     if missing:
         raise UsageError(f"without --file, {', '.join(missing)} must be given")
+    items = [_line(text) for text in args.sku]
     return {
         "orderId": args.order_id or f"ord-{uuid.uuid4().hex[:12]}",
         "customerId": args.customer,
-        "items": [_line(text) for text in args.sku],
+        "items": items,
         "currency": args.currency,
-        "cardNumber": args.card,
+        "paymentToken": args.payment_token or _tokenized(args, args.card),
         "shippingAddress": {
             "line1": args.line1,
             "city": args.city,
@@ -272,8 +274,22 @@ def _order_from_flags(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _tokenized(args: argparse.Namespace, number: str) -> str:
+    """The card's token: the number goes to the card vault, never to the management API."""
+    return card_vault.tokenize(card_vault.vault_url(args.vault_url), number)["token"]
+
+
+def _order_from_file(args: argparse.Namespace) -> Any:
+    """The order of --file; a `cardNumber` in it is swapped for its token first."""
+    order = _json_argument(_read(args.file), "--file")
+    if isinstance(order, dict) and "cardNumber" in order:
+        number = str(order.pop("cardNumber") or "")
+        order["paymentToken"] = _tokenized(args, number)
+    return order
+
+
 def orders_place(args: argparse.Namespace, api: SagaApi) -> Output:
-    order = _json_argument(_read(args.file), "--file") if args.file else _order_from_flags(args)
+    order = _order_from_file(args) if args.file else _order_from_flags(args)
     accepted = api.place_order(order)
     return Output(
         accepted,
@@ -305,16 +321,6 @@ def approvals_list(args: argparse.Namespace, api: SagaApi) -> Output:
         "EXPIRES",
     ]
     return Output(items, headers, rows)
-
-
-def approvals_approve(args: argparse.Namespace, api: SagaApi) -> Output:
-    decided = api.approve(args.order_id, args.approver)
-    return Output(decided, message=f"Order '{args.order_id}' approved by {args.approver}")
-
-
-def approvals_reject(args: argparse.Namespace, api: SagaApi) -> Output:
-    decided = api.reject(args.order_id, args.approver, args.reason)
-    return Output(decided, message=f"Order '{args.order_id}' rejected by {args.approver}")
 
 
 def inventory_stock(args: argparse.Namespace, api: SagaApi) -> Output:

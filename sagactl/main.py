@@ -11,151 +11,32 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any
 
-from sagactl import commands, completion
+from sagactl import card_vault, commands, completion, operations
 from sagactl.api_client import ApiCallFailed, CannotConnect, SagaApi
 from sagactl.cluster import port_forward
+from sagactl.config import ConfigError, load_config
 from sagactl.exit_codes import ExitCode, exit_code_for
-from sagactl.render import FORMAT_ALIASES, FORMATS, NO_RESOURCES, Output, render
+from sagactl.parsing import (
+    DEFAULT_API_URL,
+    DEFAULT_NAMESPACE,
+    EPILOG,
+    WORKFLOW_APP_ID,
+    Handler,
+    Verbs,
+    add_group,
+    add_verb,
+    app_id_option,
+    common_options,
+    input_options,
+    watch_options,
+)
+from sagactl.render import FORMATS, NO_RESOURCES, Output, render
 
-DEFAULT_API_URL = "http://127.0.0.1:8080"
-DEFAULT_NAMESPACE = "default"  # dapr's
-# The Dapr app id of the orchestrator, whose workflows the management API serves (`-a`
-# names the app owning the workflows, as for dapr). sagactl imports nothing from services/.
-WORKFLOW_APP_ID = "orchestrator"
 _CLEAR_SCREEN = "\033[H\033[2J"
-
-EPILOG = """\
-exit codes: 0 ok, 1 server or unexpected error, 2 usage (or a request the API refused as
-invalid), 3 not found, 4 conflict, 5 unauthorized, 6 cannot connect to the API.
-"""
-
-Handler = Callable[[argparse.Namespace, SagaApi], Output]
-Verbs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-FORMAT_FLAGS = ("-o", "--output", "--format")
-
-
-def _common_options(
-    parser: argparse.ArgumentParser,
-    *,
-    top: bool,
-    format_flags: tuple[str, ...] = FORMAT_FLAGS,
-    formats: tuple[str, ...] = FORMATS,
-) -> None:
-    """Connection and output flags, accepted before or after the group and the verb.
-
-    Below the top their default is SUPPRESS, so a flag given earlier is not reset.
-    """
-
-    def default(value: object) -> object:
-        return value if top else argparse.SUPPRESS
-
-    parser.add_argument(
-        "--api-url",
-        default=default(None),
-        help=f"management API URL (env SAGA_API_URL; default {DEFAULT_API_URL})",
-    )
-    parser.add_argument(
-        "--token",
-        default=default(os.environ.get("SAGA_API_TOKEN")),
-        help="bearer token (env SAGA_API_TOKEN)",
-    )
-    parser.add_argument(
-        "-k",
-        "--kubernetes",
-        action="store_true",
-        default=default(False),
-        help="reach the API in Kubernetes (as dapr -k): kubectl port-forward to the "
-        "orchestrator Service, with your kubeconfig",
-    )
-    parser.add_argument(
-        "-n",
-        "--namespace",
-        default=default(None),
-        help=f"with -k, the platform's namespace (default {DEFAULT_NAMESPACE})",
-    )
-    parser.add_argument(
-        *format_flags,
-        dest="output_format",
-        type=lambda name: FORMAT_ALIASES.get(name, name),
-        choices=formats,
-        default=default("short"),
-        metavar="FORMAT",
-        help=f"output format: {', '.join(formats)} (default short; wide: more columns, "
-        "cells not cut)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=default(30.0),
-        help="seconds to wait for the API (default 30)",
-    )
-
-
-def _app_id_option(parser: argparse.ArgumentParser, default: object) -> None:
-    parser.add_argument(
-        "-a",
-        "--app-id",
-        default=default,
-        help=f"the app owning the workflows: only '{WORKFLOW_APP_ID}', whose management "
-        "API sagactl talks to",
-    )
-
-
-def _verb(
-    group: Verbs,
-    name: str,
-    handler: Handler,
-    help_text: str,
-    *,
-    aliases: Sequence[str] = (),
-    format_flags: tuple[str, ...] = FORMAT_FLAGS,
-    formats: tuple[str, ...] = FORMATS,
-) -> argparse.ArgumentParser:
-    parser = group.add_parser(
-        name, aliases=list(aliases), help=help_text, description=help_text, epilog=EPILOG
-    )
-    parser.set_defaults(handler=handler)
-    _common_options(parser, top=False, format_flags=format_flags, formats=formats)
-    return parser
-
-
-def _group(
-    groups: Verbs,
-    name: str,
-    help_text: str,
-    *,
-    aliases: Sequence[str] = (),
-    app_id: bool = False,
-) -> Verbs:
-    parser = groups.add_parser(name, aliases=list(aliases), help=help_text, epilog=EPILOG)
-    _common_options(parser, top=False)
-    if app_id:
-        _app_id_option(parser, None)
-    return parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-
-
-def _input_options(parser: argparse.ArgumentParser, help_text: str = "JSON input") -> None:
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("-x", "--input", help=help_text)
-    source.add_argument("--input-file", help="file with that JSON ('-' for stdin)")
-
-
-def _watch_options(parser: argparse.ArgumentParser) -> None:
-    # Long names only: in `dapr workflow list`, -w is --filter-name.
-    parser.add_argument(
-        "--watch", action="store_true", help="list again every --watch-interval until Ctrl-C"
-    )
-    parser.add_argument(
-        "--watch-interval",
-        type=float,
-        default=2.0,
-        metavar="SECONDS",
-        help="seconds between two listings with --watch (default 2)",
-    )
 
 
 def _state_store_options(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +48,7 @@ def _state_store_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _workflow_verbs(groups: Verbs) -> None:
-    verbs = _group(
+    verbs = add_group(
         groups,
         "workflow",
         "manage workflow runs (the verbs and flags of `dapr workflow`)",
@@ -178,13 +59,13 @@ def _workflow_verbs(groups: Verbs) -> None:
     def verb(
         name: str, handler: Handler, help_text: str, **options: Any
     ) -> argparse.ArgumentParser:
-        parser = _verb(verbs, name, handler, help_text, **options)
-        _app_id_option(parser, argparse.SUPPRESS)
+        parser = add_verb(verbs, name, handler, help_text, **options)
+        app_id_option(parser, argparse.SUPPRESS)
         return parser
 
     run = verb("run", commands.workflow_run, "start a workflow run")
     run.add_argument("name", help="order_saga, approval, order_batch or stock_monitor")
-    _input_options(run)
+    input_options(run)
     run.add_argument("-i", "--instance-id", help="instance ID (default: derived from the input)")
     run.add_argument(
         "-s",
@@ -216,7 +97,7 @@ def _workflow_verbs(groups: Verbs) -> None:
         help="only runs created within a Go duration (1h30m) or since a timestamp",
     )
     listing.add_argument("--page-size", type=int, default=100, help="runs per API call")
-    _watch_options(listing)
+    watch_options(listing)
     _state_store_options(listing)
 
     get = verb("get", commands.workflow_get, "show one workflow run")
@@ -232,7 +113,7 @@ def _workflow_verbs(groups: Verbs) -> None:
         "raise-event", commands.workflow_raise_event, "raise an external event on a run"
     )
     raise_event.add_argument("target", metavar="INSTANCE_ID/EVENT_NAME")
-    _input_options(raise_event, "the event's JSON payload")
+    input_options(raise_event, "the event's JSON payload")
 
     for name, handler, help_text in (
         ("suspend", commands.workflow_suspend, "suspend a run"),
@@ -268,7 +149,7 @@ def _workflow_verbs(groups: Verbs) -> None:
         "(default: from the beginning)",
     )
     rerun.add_argument("--new-instance-id", help="the new run's instance ID (default: random)")
-    _input_options(rerun, "JSON replacing the input of that event (default: kept)")
+    input_options(rerun, "JSON replacing the input of that event (default: kept)")
 
     purge = verb("purge", commands.workflow_purge, "purge finished runs")
     purge.add_argument("instance_ids", nargs="*", metavar="INSTANCE_ID")
@@ -298,9 +179,13 @@ def _workflow_verbs(groups: Verbs) -> None:
 
 
 def _order_verbs(groups: Verbs) -> None:
-    verbs = _group(groups, "orders", "place orders")
-    place = _verb(verbs, "place", commands.orders_place, "publish an order.placed event")
-    place.add_argument("--file", help="the order as JSON ('-' for stdin)")
+    verbs = add_group(groups, "orders", "place and cancel orders")
+    operations.add_cancel_verb(verbs)
+    place = add_verb(verbs, "place", commands.orders_place, "publish an order.placed event")
+    place.add_argument(
+        "--file",
+        help="the order as JSON ('-' for stdin); a cardNumber in it is tokenized first",
+    )
     place.add_argument("--order-id", help="default: a generated ord-... id")
     place.add_argument("--customer", help="customer id")
     place.add_argument(
@@ -309,7 +194,17 @@ def _order_verbs(groups: Verbs) -> None:
         metavar="SKU:QTY:PRICE_CENTS",
         help="an order line; repeat for several",
     )
-    place.add_argument("--card", help="card number (12-19 digits)")
+    paying = place.add_mutually_exclusive_group()
+    paying.add_argument(
+        "--card",
+        help="card number (12-19 digits): tokenized by the payment service's card vault, "
+        "only the token reaches the API",
+    )
+    paying.add_argument("--payment-token", help="a token of the card vault (tok_...)")
+    place.add_argument(
+        "--vault-url",
+        help=f"the card vault (env SAGA_VAULT_URL; default {card_vault.DEFAULT_VAULT_URL})",
+    )
     place.add_argument("--currency", default="USD")
     place.add_argument("--line1", default="1 Main Street", help="shipping address line")
     place.add_argument("--city", default="Springfield")
@@ -318,23 +213,17 @@ def _order_verbs(groups: Verbs) -> None:
 
 
 def _approval_verbs(groups: Verbs) -> None:
-    verbs = _group(groups, "approvals", "decide order approvals")
-    listing = _verb(verbs, "list", commands.approvals_list, "list pending approvals")
-    _watch_options(listing)
-    approve = _verb(verbs, "approve", commands.approvals_approve, "approve an order")
-    approve.add_argument("order_id", metavar="ORDER_ID")
-    approve.add_argument("--approver", required=True)
-    reject = _verb(verbs, "reject", commands.approvals_reject, "reject an order")
-    reject.add_argument("order_id", metavar="ORDER_ID")
-    reject.add_argument("--approver", required=True)
-    reject.add_argument("--reason", required=True)
+    verbs = add_group(groups, "approvals", "decide order approvals")
+    listing = add_verb(verbs, "list", commands.approvals_list, "list pending approvals")
+    watch_options(listing)
+    operations.add_decision_verbs(verbs)
 
 
 def _inventory_verbs(groups: Verbs) -> None:
-    verbs = _group(groups, "inventory", "read stock")
-    stock = _verb(verbs, "stock", commands.inventory_stock, "show stock levels")
+    verbs = add_group(groups, "inventory", "read stock")
+    stock = add_verb(verbs, "stock", commands.inventory_stock, "show stock levels")
     stock.add_argument("--sku", action="append", help="a SKU; repeat for several (default all)")
-    _watch_options(stock)
+    watch_options(stock)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,12 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage the saga platform through its management API.",
         epilog=EPILOG,
     )
-    _common_options(parser, top=True)
+    common_options(parser, top=True)
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     _workflow_verbs(groups)
     _order_verbs(groups)
     _approval_verbs(groups)
     _inventory_verbs(groups)
+    operations.add_audit_and_dead_letter_verbs(groups)
     shell = groups.add_parser(
         "completion",
         help="print a shell completion script",
@@ -368,11 +258,12 @@ def _api(args: argparse.Namespace) -> Iterator[SagaApi]:
             f"app ID '{app_id}': sagactl manages the workflows of '{WORKFLOW_APP_ID}' only "
             "(its management API serves them)"
         )
+    config = load_config()
     if not args.kubernetes:
         if args.namespace is not None:
             raise commands.UsageError("-n/--namespace applies with -k/--kubernetes only")
-        url = args.api_url or os.environ.get("SAGA_API_URL") or DEFAULT_API_URL
-        with SagaApi(url, args.token, args.timeout) as api:
+        url = args.api_url or os.environ.get("SAGA_API_URL") or config.api_url or DEFAULT_API_URL
+        with SagaApi(url, args.token or config.token, args.timeout) as api:
             yield api
         return
     if args.api_url:
@@ -380,7 +271,7 @@ def _api(args: argparse.Namespace) -> Iterator[SagaApi]:
     namespace = args.namespace or DEFAULT_NAMESPACE
     with (
         port_forward(namespace, args.timeout) as url,
-        SagaApi(url, args.token, args.timeout) as api,
+        SagaApi(url, args.token or config.token, args.timeout) as api,
     ):
         yield api
 
@@ -426,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _api(args) as api:
             _serve(args, api)
+    except ConfigError as error:
+        return _fail(ExitCode.USAGE, str(error))
     except commands.UsageError as error:
         parser.print_usage(sys.stderr)
         return _fail(ExitCode.USAGE, str(error))

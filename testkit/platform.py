@@ -13,6 +13,10 @@ placement and scheduler. The runtime names the run file (`dapr.yaml`, `dapr.dapr
 the same apps) and plans it. The apps, the observer and every assertion only see Dapr's
 APIs, so they do not care which runtime runs.
 
+The payment service's card edge listens on a port of the platform's own (`vault_url`): a
+test tokenizes its cards there (`tokenize`, `token_for`), as an upstream system does, and
+places orders that carry the token.
+
 A fifth app, the observer, is `testkit.subscriber_app` with its own sidecar (app id
 `observer`): it subscribes to `order-status` and every dead-letter topic and records each
 delivery (`platform.observer` reads them). Its sidecar is also the test's way in: the
@@ -20,11 +24,18 @@ upstream system publishing `orders` and `approvals`, and the reader of the state
 
 Ready means: every sidecar serves, then every app's subscriptions are registered with its
 sidecar, then the management API answers.
+
+The API checks bearer tokens of a local issuer whose key lives in the platform's data folder
+(`foundation.tokens`), as under `make run`: the kit's own calls (`api`, `cli`) carry a token
+of a kit identity holding every role, and `token(subject, roles)` mints others for a test.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import secrets
 import subprocess
 import sys
 import urllib.error
@@ -37,6 +48,8 @@ from typing import Any, Literal, Self
 import httpx
 from dapr.clients import DaprClient
 
+from foundation.tokens import local_issuer
+from sagactl.card_vault import SavedCards, tokenize
 from services.contracts.messages import ApprovalDecided, OrderPlaced
 from services.contracts.names import PUBSUB, AppId, EventType, Topic
 from services.contracts.topology import DEAD_LETTER_TOPICS, subscribed_topics
@@ -51,6 +64,9 @@ from testkit.runtimes import Runtime, runtime_from_environment
 from testkit.sidecar import dapr_client
 
 OBSERVER = "observer"
+# The kit's own identity on the API: every role, a subject no test order has as its customer.
+KIT_SUBJECT = "e2e-kit"
+KIT_ROLES = ["viewer", "operator", "approver"]
 # What the observer records: what a downstream system sees of the platform.
 OBSERVED_TOPICS = frozenset({Topic.ORDER_STATUS, *DEAD_LETTER_TOPICS})
 
@@ -73,11 +89,14 @@ class PlatformSettings:
     # The sidecars' and apps' log level; `warn` keeps a load run from writing a line per message.
     log_level: str = "info"
 
-    def env_for(self, app_id: str, api_port: int) -> dict[str, str]:
+    def env_for(
+        self, app_id: str, api_port: int, auth: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         common = {"LOG_LEVEL": "WARNING" if self.log_level == "warn" else self.log_level.upper()}
         if app_id == AppId.ORCHESTRATOR:
             return {
                 **common,
+                **(auth or {}),
                 "API_PORT": str(api_port),
                 "APPROVAL_THRESHOLD_CENTS": str(self.approval_threshold_cents),
                 "STEP_TIMEOUT_SECONDS": str(self.step_timeout_seconds),
@@ -154,6 +173,12 @@ class Platform:
         self.data_dir = root / "data"
         self.logs_dir = root / "logs"
         self.api_port = free_port()
+        self.issuer = local_issuer(self.data_dir)
+        self.api_token = self.issuer.mint(KIT_SUBJECT, KIT_ROLES)
+        # The payment service's card edge, and a vault key of this platform's own.
+        self.vault_port = free_port()
+        self.vault_key = base64.b64encode(secrets.token_bytes(32)).decode()
+        self._saved_cards = SavedCards(self.vault_url)
         self.nodes: dict[str, Node] = {}
         self.observer = Observer(root / "observer" / "events.jsonl")
         self._dapr: DaprClient | None = None
@@ -268,7 +293,11 @@ class Platform:
     @property
     def api(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(base_url=self.api_url, timeout=30.0)
+            self._http = httpx.Client(
+                base_url=self.api_url,
+                timeout=30.0,
+                headers={"Authorization": f"Bearer {self.api_token}"},
+            )
         return self._http
 
     def publish(self, topic: Topic | str, event_type: EventType | str, data: str) -> None:
@@ -281,18 +310,41 @@ class Platform:
             publish_metadata={"cloudevent.type": str(event_type)},
         )
 
+    @property
+    def vault_url(self) -> str:
+        return f"http://127.0.0.1:{self.vault_port}"
+
+    def tokenize(self, card: str) -> str:
+        """A new token for `card` from the payment service's card edge, as an upstream
+        system gets one before it places an order (the card goes nowhere else)."""
+        return tokenize(self.vault_url, card)["token"]
+
+    def token_for(self, card: str) -> str:
+        """A token for `card`, the same one each time (a customer's saved card)."""
+        return self._saved_cards.token(card)
+
     def place_order(self, order: OrderPlaced) -> None:
         self.publish(Topic.ORDERS, EventType.ORDER_PLACED, order.to_json())
 
     def decide(self, decision: ApprovalDecided) -> None:
         self.publish(Topic.APPROVALS, EventType.APPROVAL_DECIDED, decision.to_json())
 
-    def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
-        """`python -m sagactl --api-url <this platform> ARGS...` as a subprocess."""
+    def token(self, subject: str, roles: list[str]) -> str:
+        """A bearer token the platform's API accepts, for `subject` with `roles`."""
+        return self.issuer.mint(subject, roles)
+
+    def cli(self, *args: str, timeout: float = 60.0, token: str | None = None) -> CliResult:
+        """`python -m sagactl --api-url <this platform> ARGS...` as a subprocess, with the
+        kit's token (or `token`) and no config file of the developer's."""
+        env = {
+            **clean_environ(),
+            "SAGA_API_TOKEN": token or self.api_token,
+            "SAGACTL_CONFIG": os.devnull,
+        }
         completed = subprocess.run(
             [sys.executable, "-m", "sagactl", "--api-url", self.api_url, *args],
             cwd=ROOT,
-            env=clean_environ(),
+            env=env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -361,12 +413,23 @@ class Platform:
             replace(
                 app,
                 app_port=free_port(),
-                env={**app.env, **self.settings.env_for(app.app_id, self.api_port)},
+                env={
+                    **app.env,
+                    **self.settings.env_for(
+                        app.app_id, self.api_port, self.issuer.orchestrator_env()
+                    ),
+                    **self._vault_env(app.app_id),
+                },
                 log_level=self.settings.log_level,
             )
             for app in template.apps
         ]
         return replace(template, apps=(*apps, self._observer_spec()))
+
+    def _vault_env(self, app_id: str) -> dict[str, str]:
+        if app_id != AppId.PAYMENT:
+            return {}
+        return {"VAULT_PORT": str(self.vault_port), "PAYMENT_VAULT_KEY": self.vault_key}
 
     def _observer_spec(self) -> AppSpec:
         port = free_port()

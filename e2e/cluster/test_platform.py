@@ -13,17 +13,28 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from e2e.cluster.cluster import Settings, apply, eventually, get_json, kubectl, port_forward
+from sagactl.card_vault import tokenize
+from services.contracts.topology import GOOD_TEST_CARD
 
 
-def _order(order_id: str, unit_price_cents: int) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def token(settings: Settings, release: str) -> str:
+    """The good test card's token, from the payment service's card edge (its Service)."""
+    vault = _api_service(release).replace("-orchestrator", "-payment-vault")
+    with port_forward(settings.namespace, vault, 8090) as port:
+        return tokenize(f"http://127.0.0.1:{port}", GOOD_TEST_CARD)["token"]
+
+
+def _order(order_id: str, unit_price_cents: int, token: str) -> dict[str, Any]:
     return {
         "orderId": order_id,
         "customerId": "e2e-customer",
         "items": [{"sku": "SKU-001", "quantity": 1, "unitPriceCents": unit_price_cents}],
         "currency": "USD",
-        "cardNumber": "4111111111111111",
+        "paymentToken": token,
         "shippingAddress": {
             "line1": "1 Main St",
             "city": "Springfield",
@@ -85,10 +96,12 @@ def test_the_chart_installs_and_its_helm_test_passes(settings: Settings, release
             assert "daprd" in names, f"{pod['metadata']['name']} has no Dapr sidecar"
 
 
-def test_a_workflow_run_succeeds(settings: Settings, release: str) -> None:
+def test_a_workflow_run_succeeds(settings: Settings, release: str, token: str) -> None:
     order_id = f"wfr-{uuid.uuid4().hex[:8]}"
     apply(
-        _workflow_run("e2e-saga", {"workflowName": "order_saga", "input": _order(order_id, 1_000)}),
+        _workflow_run(
+            "e2e-saga", {"workflowName": "order_saga", "input": _order(order_id, 1_000, token)}
+        ),
         settings.namespace,
     )
     run = eventually(
@@ -100,7 +113,9 @@ def test_a_workflow_run_succeeds(settings: Settings, release: str) -> None:
     assert run["status"]["output"]["outcome"] == "completed"
 
 
-def test_an_order_published_through_pubsub_completes(settings: Settings, release: str) -> None:
+def test_an_order_published_through_pubsub_completes(
+    settings: Settings, release: str, token: str
+) -> None:
     order_id = f"pub-{uuid.uuid4().hex[:8]}"
     orchestrator = _api_service(release).replace("svc/", "deploy/")
     # The sidecar's publish API, as an upstream system in the cluster would use it.
@@ -108,7 +123,7 @@ def test_an_order_published_through_pubsub_completes(settings: Settings, release
         response = httpx.post(
             f"http://127.0.0.1:{sidecar}/v1.0/publish/pubsub/orders",
             params={"metadata.cloudevent.type": "order.placed"},
-            content=json.dumps(_order(order_id, 2_500)),
+            content=json.dumps(_order(order_id, 2_500, token)),
             headers={"content-type": "application/json"},
             timeout=10,
         )
@@ -124,12 +139,14 @@ def test_an_order_published_through_pubsub_completes(settings: Settings, release
 
 
 def test_a_large_order_is_approved_through_a_workflow_run_event(
-    settings: Settings, release: str
+    settings: Settings, release: str, token: str
 ) -> None:
     order_id = f"big-{uuid.uuid4().hex[:8]}"
     with port_forward(settings.namespace, _api_service(release), 8080) as port:
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-        placed = api.post("/v1/orders", json=_order(order_id, 250_000))  # above the threshold
+        placed = api.post(
+            "/v1/orders", json=_order(order_id, 250_000, token)
+        )  # above the threshold
         assert placed.status_code == 202, placed.text
 
         def approval_waiting() -> bool | None:

@@ -65,6 +65,11 @@ class OrderRecords:
         return self.reservation is not None and self.reservation.status == "reserved"
 
     @property
+    def shipped_stock(self) -> bool:
+        """Its reservation was consumed by a shipment."""
+        return self.reservation is not None and self.reservation.status == "committed"
+
+    @property
     def live_shipment(self) -> bool:
         return self.shipment is not None and self.shipment.status == "created"
 
@@ -131,11 +136,12 @@ def violations(
 ) -> list[str]:
     """Every broken invariant, in words; empty when the run is consistent.
 
-    - stock is conserved: per seeded SKU, `available + reserved` is the seed, and
-      `reserved` is exactly what the completed orders took;
-    - a completed order holds its reservation, was charged once for its amount with
-      nothing refunded, and has a live shipment;
-    - any other order holds no stock, has no net charge and no live shipment.
+    - stock is conserved: per seeded SKU, `available + reserved + shipped` is the seed,
+      `shipped` is exactly what the completed orders took, and nothing stays `reserved`
+      (every saga ended: a shipment consumed its reservation, a failure released it);
+    - a completed order's reservation was consumed by its shipment (committed, fully),
+      it was charged once for its amount with nothing refunded, and has a live shipment;
+    - any other order holds and shipped no stock, has no net charge and no live shipment.
     """
     problems: list[str] = []
     taken: Counter[str] = Counter()
@@ -149,8 +155,12 @@ def violations(
         if outcome == "completed":
             taken.update(quantities(placed))
             reservation, payment, shipment = record.reservation, record.payment, record.shipment
-            if reservation is None or reservation.status != "reserved":
-                problems.append(f"{order_id}: completed without a held reservation ({reservation})")
+            if reservation is None or not (
+                reservation.status == "committed" and reservation.consumed
+            ):
+                problems.append(
+                    f"{order_id}: completed without its reservation shipped ({reservation})"
+                )
             elif quantities_of(reservation) != quantities(placed):
                 problems.append(f"{order_id}: reservation {reservation.items} != the order's items")
             if payment is None or payment.status != "charged":
@@ -163,7 +173,7 @@ def violations(
             if shipment is None or shipment.status != "created" or not shipment.tracking_id:
                 problems.append(f"{order_id}: completed without a live shipment ({shipment})")
         else:
-            if record.holds_stock:
+            if record.holds_stock or record.shipped_stock:
                 problems.append(f"{order_id}: {outcome}, but holds {record.reservation}")
             if record.net_charge_cents:
                 problems.append(
@@ -176,15 +186,17 @@ def violations(
         if level is None:
             problems.append(f"{sku}: no stock record")
             continue
-        if level.available + level.reserved != initial:
+        if level.available + level.reserved + level.shipped != initial:
             problems.append(
-                f"{sku}: available {level.available} + reserved {level.reserved} "
-                f"!= seeded {initial}"
+                f"{sku}: available {level.available} + reserved {level.reserved} + shipped "
+                f"{level.shipped} != seeded {initial}"
             )
-        if level.reserved != taken[sku]:
+        if level.shipped != taken[sku]:
             problems.append(
-                f"{sku}: reserved {level.reserved}, but the completed orders took {taken[sku]}"
+                f"{sku}: shipped {level.shipped}, but the completed orders took {taken[sku]}"
             )
+        if level.reserved:
+            problems.append(f"{sku}: {level.reserved} still reserved, with every saga ended")
     return problems
 
 

@@ -1,15 +1,18 @@
 """Orders as an upstream system places them, built from the contract (`OrderPlaced`).
 
-The cards are the topology's test cards (the declining one always declines), and a
-country outside the platform's `SHIPPING_COUNTRIES` fails the shipment (docs/services.md).
+An order pays with a token of the payment service's card vault: the test tokenizes its
+card there first (`Platform.tokenize`), as an upstream system does. The cards are the
+topology's test cards (the declining one always declines) or one of `card_number`'s, and
+a country outside the platform's `SHIPPING_COUNTRIES` fails the shipment
+(docs/services.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.common.cards import luhn_valid
 from services.contracts.messages import Address, OrderLine, OrderPlaced
-from services.contracts.topology import GOOD_TEST_CARD
 
 SHIPPABLE_COUNTRY = "US"
 UNSHIPPABLE_COUNTRY = "BR"  # not in the platform's SHIPPING_COUNTRIES
@@ -21,7 +24,7 @@ def order(
     order_id: str,
     lines: Sequence[Line] = (("SKU-001", 1, 2_500),),
     *,
-    card: str = GOOD_TEST_CARD,
+    token: str,
     country: str = SHIPPABLE_COUNTRY,
     customer_id: str = "cust-e2e",
 ) -> OrderPlaced:
@@ -33,8 +36,15 @@ def order(
             for sku, quantity, price in lines
         ],
         currency="USD",
-        card_number=card,
+        payment_token=token,
         shipping_address=Address(
             line1="1 Test Street", city="Springfield", postal_code="12345", country=country
         ),
     )
+
+
+def card_number(index: int) -> str:
+    """A card number of its own for each index: 16 digits, Luhn-valid, so the vault takes
+    it, and a test can look for every card it used."""
+    body = f"4111{index:011d}"
+    return next(body + digit for digit in "0123456789" if luhn_valid(body + digit))

@@ -6,17 +6,23 @@ API); some fail at each step (an unknown SKU, a SKU with less stock than the ord
 compete for it, the declining card, a country the shipping service does not serve).
 
 Once every order has its final status event, the invariants (`e2e.local.ledger.violations`)
-are checked against the services' records: stock conserved per SKU, each completed order
-charged exactly once and shipped once, each failed order with no net charge, no held stock
-and no live shipment, no saga or approval left running, no message dead-lettered. The
-same run is repeated with one process `kill -9`ed and restarted in the middle of it: a
-crash may slow the run down, never change how an order ends, nor the books.
+are checked against the services' records: stock conserved per SKU (what completed orders
+bought shipped, nothing stays reserved), each completed order charged exactly once and
+shipped once, each failed order with no net charge, no held stock and no live shipment,
+no saga or approval left running, no message dead-lettered. Then no card number of the
+run is anywhere: every order paid with a card of its own, tokenized by the payment
+service's vault, and neither a SQLite file (write-ahead logs included), nor Redis, nor a
+process's log, nor the API's answers about the runs holds one (`e2e.local.card_scan`).
+The same run is repeated with one process `kill -9`ed and restarted in the middle of it:
+a crash may slow the run down, never change how an order ends, nor the books.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,15 +30,17 @@ from typing import Any, Literal
 import httpx
 import pytest
 
+from e2e.local.card_scan import scan_platform
 from e2e.local.conftest import StartPlatform
 from e2e.local.harness import Platform
 from e2e.local.ledger import violations
-from e2e.local.orders import UNSHIPPABLE_COUNTRY, Line, order
+from e2e.local.orders import UNSHIPPABLE_COUNTRY, Line, card_number, order
 from services.contracts.messages import ApprovalDecided, OrderPlaced
-from services.contracts.names import EventType, saga_instance_id
+from services.contracts.names import STATESTORE, EventType, saga_instance_id
 from services.contracts.topology import DEAD_LETTER_TOPICS, DECLINING_TEST_CARD
 from testkit.platform import Part, PlatformSettings
 from testkit.polling import wait_until
+from testkit.runtimes import runtime_name
 
 ORDERS = 200
 THRESHOLD_CENTS = 100_000
@@ -64,6 +72,7 @@ EXPECTED: dict[Kind, tuple[str, str | None]] = {
 @dataclass(frozen=True)
 class LoadOrder:
     kind: Kind
+    card: str  # the card the order pays with, tokenized: `placed` carries its token
     placed: OrderPlaced
 
     @property
@@ -71,9 +80,11 @@ class LoadOrder:
         return self.placed.order_id
 
 
-def load_orders(count: int = ORDERS) -> list[LoadOrder]:
+def load_orders(tokenize: Callable[[str], str], count: int = ORDERS) -> list[LoadOrder]:
     """A deterministic mix: per 20 orders, 2 need approval, 2 decline, 2 cannot ship,
-    1 names an unknown SKU, 1 competes for the scarce SKU, 12 are plain."""
+    1 names an unknown SKU, 1 competes for the scarce SKU, 12 are plain. Each order pays
+    with a card of its own (the declined ones with the declining test card), each card
+    tokenized by `tokenize` on its own, as a shop does at checkout."""
     orders = []
     for i in range(count):
         order_id = f"load-{i:03d}"
@@ -81,20 +92,27 @@ def load_orders(count: int = ORDERS) -> list[LoadOrder]:
         if i % 3 == 0:
             plain.append(("LOAD-C", 2, 500))
         slot = i % 20
+        card = DECLINING_TEST_CARD if slot in (1, 11) else card_number(i)
+        token = tokenize(card)
         if slot in (0, 10):
             kind: Kind = "approval"
-            placed = order(order_id, [("LOAD-C", 1, THRESHOLD_CENTS + 1_000 * (i + 1))])
+            lines = [("LOAD-C", 1, THRESHOLD_CENTS + 1_000 * (i + 1))]
+            placed = order(order_id, lines, token=token)
         elif slot in (1, 11):
-            kind, placed = "declined", order(order_id, plain, card=DECLINING_TEST_CARD)
+            kind, placed = "declined", order(order_id, plain, token=token)
         elif slot in (2, 12):
-            kind, placed = "unshippable", order(order_id, plain, country=UNSHIPPABLE_COUNTRY)
+            kind = "unshippable"
+            placed = order(order_id, plain, token=token, country=UNSHIPPABLE_COUNTRY)
         elif slot == 3:
-            kind, placed = "unknown_sku", order(order_id, [*plain, ("LOAD-NOPE", 1, 100)])
+            kind, placed = (
+                "unknown_sku",
+                order(order_id, [*plain, ("LOAD-NOPE", 1, 100)], token=token),
+            )
         elif slot == 13:
-            kind, placed = "scarce", order(order_id, [("LOAD-SCARCE", 1, 4_000)])
+            kind, placed = "scarce", order(order_id, [("LOAD-SCARCE", 1, 4_000)], token=token)
         else:
-            kind, placed = "plain", order(order_id, plain)
-        orders.append(LoadOrder(kind, placed))
+            kind, placed = "plain", order(order_id, plain, token=token)
+        orders.append(LoadOrder(kind, card, placed))
     return orders
 
 
@@ -107,6 +125,7 @@ class Approver:
         self.platform = platform
         self.approved: set[str] = set()
         self.through_api = 0
+        self.token = platform.token("load-test", ["approver"])
 
     def approve_new(self) -> None:
         for delivery in self.platform.observer.deliveries():
@@ -122,7 +141,8 @@ class Approver:
             else:
                 try:
                     response = self.platform.api.post(
-                        f"/v1/approvals/{order_id}/approve", json={"approver": "load-test"}
+                        f"/v1/approvals/{order_id}/approve",
+                        headers={"Authorization": f"Bearer {self.token}"},
                     )
                 except httpx.TransportError:
                     continue  # the orchestrator is restarting
@@ -218,6 +238,23 @@ def check_books(platform: Platform, orders: list[LoadOrder], approver: Approver)
     assert problems == [], "\n".join(problems)
 
 
+def check_no_card_number_anywhere(platform: Platform, orders: list[LoadOrder]) -> None:
+    """No card of the run in a file, a log, Redis or an API answer; and the search does
+    look where data is: a card put into the state store is found."""
+    scan = scan_platform(platform, {o.card for o in orders})
+    print(f"\ncard numbers searched in: {dict(scan.searched)}")
+    assert scan.findings == [], "\n".join(scan.findings)
+    assert scan.searched["log"] >= 2 * len(platform.nodes), scan.searched  # apps, sidecars
+    assert scan.searched["api"] > 2 * len(orders), scan.searched
+    store = "sqlite" if runtime_name() == "embedded" else "redis"
+    assert scan.searched[store] > 0, scan.searched
+
+    canary = card_number(len(orders) + 1)
+    platform.dapr.save_state(STATESTORE, "card-scan-canary", json.dumps({"card": canary}))
+    found = scan_platform(platform, [canary], api=False).findings
+    assert any(f.split(":")[0].startswith(("data/", "redis key")) for f in found), found
+
+
 Crash = tuple[str, Part] | None
 CRASHES: dict[str, Crash] = {
     "no-crash": None,
@@ -249,7 +286,7 @@ def test_200_concurrent_orders_balance_the_books(
     start_platform: StartPlatform, crash: Crash
 ) -> None:
     platform = start_platform(SETTINGS)
-    orders = load_orders()
+    orders = load_orders(platform.tokenize)
     approver = Approver(platform)
     started = time.monotonic()
 
@@ -270,6 +307,7 @@ def test_200_concurrent_orders_balance_the_books(
 
     platform.check_running()
     check_books(platform, orders, approver)
+    check_no_card_number_anywhere(platform, orders)
     if crash is not None:
         # The crashed service went on working after its restart: the crash was mid-run.
         assert at_crash < handled(platform, orders, crash[0]), at_crash
@@ -277,7 +315,8 @@ def test_200_concurrent_orders_balance_the_books(
 
 
 def test_load_mix_has_every_kind_of_order() -> None:
-    kinds = Counter(o.kind for o in load_orders())
+    orders = load_orders(lambda card: "tok_" + "x" * 24)
+    kinds = Counter(o.kind for o in orders)
     assert kinds == {
         "plain": 120,
         "approval": 20,
@@ -286,9 +325,7 @@ def test_load_mix_has_every_kind_of_order() -> None:
         "unknown_sku": 10,
         "scarce": 10,
     }
-    assert all(
-        o.placed.amount_cents > THRESHOLD_CENTS for o in load_orders() if o.kind == "approval"
-    )
-    assert all(
-        o.placed.amount_cents <= THRESHOLD_CENTS for o in load_orders() if o.kind != "approval"
-    )
+    assert all(o.placed.amount_cents > THRESHOLD_CENTS for o in orders if o.kind == "approval")
+    assert all(o.placed.amount_cents <= THRESHOLD_CENTS for o in orders if o.kind != "approval")
+    # A card of its own per order but the declined ones, which share the declining card.
+    assert len({o.card for o in orders}) == ORDERS - kinds["declined"] + 1

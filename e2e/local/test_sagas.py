@@ -11,14 +11,15 @@ platform and each has SKUs of its own, so its stock figures are exact.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
+from e2e.local import orders
 from e2e.local.conftest import module_platform
 from e2e.local.harness import Platform
-from e2e.local.orders import UNSHIPPABLE_COUNTRY, order
+from e2e.local.orders import UNSHIPPABLE_COUNTRY, Line
 from services.contracts.messages import ApprovalDecided, OrderPlaced, ReleaseInventory, StockLevel
 from services.contracts.names import (
     EventType,
@@ -27,11 +28,12 @@ from services.contracts.names import (
     dead_letter_topic,
     saga_instance_id,
 )
-from services.contracts.topology import DECLINING_TEST_CARD
+from services.contracts.topology import DECLINING_TEST_CARD, GOOD_TEST_CARD
 from services.orchestrator.workflow_io import SagaConfig, SagaResult
 from testkit.observer import Delivery
 from testkit.platform import PlatformSettings
 from testkit.polling import wait_until
+from testkit.process import ManagedProcess
 
 WAIT = 60.0
 THRESHOLD_CENTS = 100_000
@@ -50,6 +52,7 @@ SEED = {
     "E2E-SUSPEND": 5,
     "E2E-TERMINATE": 5,
     "E2E-OUTAGE": 10,
+    "E2E-CARD": 5,
 }
 SETTINGS = PlatformSettings(
     approval_threshold_cents=THRESHOLD_CENTS,
@@ -79,6 +82,18 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 # --- helpers --------------------------------------------------------------------------
 
 
+def order(
+    platform: Platform,
+    order_id: str,
+    lines: Sequence[Line],
+    *,
+    card: str = GOOD_TEST_CARD,
+    country: str = orders.SHIPPABLE_COUNTRY,
+) -> OrderPlaced:
+    """An order paying with `card`, through its token from the platform's card vault."""
+    return orders.order(order_id, lines, token=platform.token_for(card), country=country)
+
+
 def finished_saga(platform: Platform, order_id: str) -> SagaResult:
     """The saga's result, once its run completed (a saga's outcome is its output)."""
     run = platform.wait_run_status(saga_instance_id(order_id), {"COMPLETED"}, timeout=WAIT)
@@ -104,6 +119,19 @@ def approval_requested(platform: Platform, order_id: str) -> Delivery:
         lambda d: d.type == EventType.APPROVAL_REQUESTED and d.order_id == order_id,
         timeout=WAIT,
         what=f"approval.requested for {order_id}",
+    )[0]
+
+
+def dead_letter(platform: Platform, topic: Topic, marker: str) -> Delivery:
+    """The dead letter of a message on `topic` whose original data holds `marker`."""
+    return platform.observer.wait_for(
+        lambda d: (
+            d.topic == dead_letter_topic(topic)
+            and isinstance(d.data, dict)
+            and marker in d.data.get("data", "")
+        ),
+        timeout=WAIT,
+        what=f"{marker} on {dead_letter_topic(topic)}",
     )[0]
 
 
@@ -143,7 +171,7 @@ def cli_status(platform: Platform, instance_id: str) -> str:
 def test_happy_path_completes_the_order_with_stock_charge_and_shipment_consistent(
     platform: Platform,
 ) -> None:
-    placed = order("happy-1", [("E2E-HAPPY", 2, 2_500)])
+    placed = order(platform, "happy-1", [("E2E-HAPPY", 2, 2_500)])
     platform.place_order(placed)
 
     status = platform.observer.wait_final("happy-1", timeout=WAIT)
@@ -158,7 +186,8 @@ def test_happy_path_completes_the_order_with_stock_charge_and_shipment_consisten
 
     records = platform.ledger.order("happy-1")
     assert records.reservation is not None
-    assert records.reservation.status == "reserved"
+    # The shipment consumed the reservation: on hand fell, nothing stays reserved.
+    assert (records.reservation.status, records.reservation.consumed) == ("committed", True)
     assert records.reservation.reservation_id == result.reservation_id
     assert records.payment is not None
     assert records.payment.status == "charged"
@@ -167,19 +196,22 @@ def test_happy_path_completes_the_order_with_stock_charge_and_shipment_consisten
     assert records.shipment is not None
     assert records.shipment.status == "created"
     assert records.shipment.tracking_id == result.tracking_id
-    assert stock(platform, "E2E-HAPPY") == StockLevel(sku="E2E-HAPPY", available=8, reserved=2)
+    assert stock(platform, "E2E-HAPPY") == StockLevel(
+        sku="E2E-HAPPY", available=8, reserved=0, shipped=2
+    )
     # The API reads the same stock the inventory keeps.
     items = platform.cli("inventory", "stock", "--sku", "E2E-HAPPY", "-o", "json").json()
-    assert items == [{"sku": "E2E-HAPPY", "available": 8, "reserved": 2}]
+    assert items == [{"sku": "E2E-HAPPY", "available": 8, "reserved": 0, "shipped": 2}]
     assert sent_commands(platform, "happy-1") == [
         EventType.INVENTORY_RESERVE,
         EventType.PAYMENT_CHARGE,
         EventType.SHIPPING_CREATE,
+        EventType.INVENTORY_COMMIT,
     ]
 
 
 def test_inventory_rejection_fails_the_order_and_charges_nothing(platform: Platform) -> None:
-    platform.place_order(order("scarce-1", [("E2E-SCARCE", 5, 1_000)]))
+    platform.place_order(order(platform, "scarce-1", [("E2E-SCARCE", 5, 1_000)]))
 
     status = platform.observer.wait_final("scarce-1", timeout=WAIT)
     assert status.type == EventType.ORDER_FAILED, status
@@ -196,7 +228,9 @@ def test_inventory_rejection_fails_the_order_and_charges_nothing(platform: Platf
 
 
 def test_payment_decline_releases_the_inventory(platform: Platform) -> None:
-    platform.place_order(order("decline-1", [("E2E-DECLINE", 3, 1_000)], card=DECLINING_TEST_CARD))
+    platform.place_order(
+        order(platform, "decline-1", [("E2E-DECLINE", 3, 1_000)], card=DECLINING_TEST_CARD)
+    )
 
     status = platform.observer.wait_final("decline-1", timeout=WAIT)
     assert status.type == EventType.ORDER_COMPENSATED, status
@@ -215,7 +249,9 @@ def test_payment_decline_releases_the_inventory(platform: Platform) -> None:
 def test_shipping_failure_refunds_the_payment_then_releases_the_inventory(
     platform: Platform,
 ) -> None:
-    placed = order("shipfail-1", [("E2E-SHIPFAIL", 1, 4_200)], country=UNSHIPPABLE_COUNTRY)
+    placed = order(
+        platform, "shipfail-1", [("E2E-SHIPFAIL", 1, 4_200)], country=UNSHIPPABLE_COUNTRY
+    )
     platform.place_order(placed)
 
     status = platform.observer.wait_final("shipfail-1", timeout=WAIT)
@@ -245,13 +281,14 @@ def test_shipping_failure_refunds_the_payment_then_releases_the_inventory(
 
 
 def test_approval_approved_through_the_cli_completes_the_order(platform: Platform) -> None:
-    platform.place_order(order("approve-1", [("E2E-APPROVE", 1, BIG)]))
+    platform.place_order(order(platform, "approve-1", [("E2E-APPROVE", 1, BIG)]))
     requested = approval_requested(platform, "approve-1")
     assert requested.data["amountCents"] == BIG
 
     pending = platform.cli("approvals", "list", "-o", "json").json()
     assert "approve-1" in {item["orderId"] for item in pending}, pending
-    approve = platform.cli("approvals", "approve", "approve-1", "--approver", "alice")
+    approver = platform.token("alice", ["approver"])
+    approve = platform.cli("approvals", "approve", "approve-1", token=approver)
     assert approve.returncode == 0, approve.describe()
 
     status = platform.observer.wait_final("approve-1", timeout=WAIT)
@@ -269,7 +306,7 @@ def test_approval_approved_through_the_cli_completes_the_order(platform: Platfor
 def test_approval_rejected_by_an_approvals_message_compensates_the_order(
     platform: Platform,
 ) -> None:
-    platform.place_order(order("reject-1", [("E2E-REJECT", 1, BIG)]))
+    platform.place_order(order(platform, "reject-1", [("E2E-REJECT", 1, BIG)]))
     approval_requested(platform, "reject-1")
 
     platform.decide(
@@ -294,7 +331,7 @@ def test_approval_rejected_by_an_approvals_message_compensates_the_order(
 
 
 def test_approval_timeout_compensates_the_order(platform: Platform) -> None:
-    platform.place_order(order("expire-1", [("E2E-EXPIRE", 1, BIG)]))
+    platform.place_order(order(platform, "expire-1", [("E2E-EXPIRE", 1, BIG)]))
     approval_requested(platform, "expire-1")
 
     status = platform.observer.wait_final("expire-1", timeout=APPROVAL_TIMEOUT_SECONDS + WAIT)
@@ -316,7 +353,7 @@ def test_approval_timeout_compensates_the_order(platform: Platform) -> None:
 
 
 def test_duplicate_order_placed_runs_one_saga_and_charges_once(platform: Platform) -> None:
-    placed = order("dup-1", [("E2E-DUP", 1, 3_000)])
+    placed = order(platform, "dup-1", [("E2E-DUP", 1, 3_000)])
     platform.place_order(placed)
     platform.place_order(placed)  # while the first may still be starting or running
     first = platform.observer.wait_final("dup-1", timeout=WAIT)
@@ -344,30 +381,25 @@ def test_duplicate_order_placed_runs_one_saga_and_charges_once(platform: Platfor
         EventType.INVENTORY_RESERVE,
         EventType.PAYMENT_CHARGE,
         EventType.SHIPPING_CREATE,
+        EventType.INVENTORY_COMMIT,
     ]
     records = platform.ledger.order("dup-1")
     assert records.payment is not None
     assert (records.payment.status, records.payment.amount_cents) == ("charged", 3_000)
-    assert stock(platform, "E2E-DUP") == StockLevel(sku="E2E-DUP", available=9, reserved=1)
+    assert stock(platform, "E2E-DUP") == StockLevel(
+        sku="E2E-DUP", available=9, reserved=0, shipped=1
+    )
 
 
 def test_malformed_order_is_dead_lettered_with_its_reason_and_starts_nothing(
     platform: Platform,
 ) -> None:
-    body = order("malformed-1", [("E2E-MALFORMED", 1, 1_000)]).to_data()
+    body = order(platform, "malformed-1", [("E2E-MALFORMED", 1, 1_000)]).to_data()
     body["items"] = []
     body["cardNumber"] = "not-a-card"
     platform.publish(Topic.ORDERS, EventType.ORDER_PLACED, json.dumps(body))
 
-    dead = platform.observer.wait_for(
-        lambda d: (
-            d.topic == dead_letter_topic(Topic.ORDERS)
-            and isinstance(d.data, dict)
-            and "malformed-1" in d.data.get("data", "")
-        ),
-        timeout=WAIT,
-        what="the malformed order on orders-dead-letter",
-    )[0]
+    dead = dead_letter(platform, Topic.ORDERS, "malformed-1")
     assert dead.type == EventType.DEAD_LETTER
     assert dead.data["topic"] == Topic.ORDERS
     assert dead.data["eventType"] == EventType.ORDER_PLACED
@@ -389,7 +421,9 @@ def test_malformed_order_is_dead_lettered_with_its_reason_and_starts_nothing(
 def test_suspended_saga_does_not_go_on_until_resumed_through_the_cli(
     platform: Platform,
 ) -> None:
-    instance_id = start_patient_saga(platform, order("suspend-1", [("E2E-SUSPEND", 1, BIG)]))
+    instance_id = start_patient_saga(
+        platform, order(platform, "suspend-1", [("E2E-SUSPEND", 1, BIG)])
+    )
 
     suspend = platform.cli("workflow", "suspend", instance_id, "--reason", "e2e: hold")
     assert suspend.returncode == 0, suspend.describe()
@@ -397,7 +431,8 @@ def test_suspended_saga_does_not_go_on_until_resumed_through_the_cli(
     assert cli_status(platform, instance_id) == "SUSPENDED"
 
     # The approval (a child run) goes on; the suspended saga must not act on it.
-    approve = platform.cli("approvals", "approve", "suspend-1", "--approver", "alice")
+    approver = platform.token("alice", ["approver"])
+    approve = platform.cli("approvals", "approve", "suspend-1", token=approver)
     assert approve.returncode == 0, approve.describe()
     platform.wait_run_status(approval_instance_id("suspend-1"), {"COMPLETED"})
     assert cli_status(platform, instance_id) == "SUSPENDED"
@@ -420,7 +455,7 @@ def test_suspended_saga_does_not_go_on_until_resumed_through_the_cli(
 
 def test_terminated_saga_stops_with_its_approval_through_the_cli(platform: Platform) -> None:
     instance_id = start_patient_saga(
-        platform, order("terminate-1", [("E2E-TERMINATE", 2, BIG // 2 + 1)])
+        platform, order(platform, "terminate-1", [("E2E-TERMINATE", 2, BIG // 2 + 1)])
     )
 
     terminate = platform.cli(
@@ -458,21 +493,68 @@ def test_terminated_saga_stops_with_its_approval_through_the_cli(platform: Platf
     assert platform.run(instance_id) is None
 
 
+def test_a_card_given_to_the_cli_reaches_only_the_vault_and_the_order_completes(
+    platform: Platform,
+) -> None:
+    card = "5555555555554444"
+    placed = platform.cli(
+        "orders",
+        "place",
+        "--order-id",
+        "card-1",
+        "--customer",
+        "cust-e2e",
+        "--sku",
+        "E2E-CARD:1:2500",
+        "--card",
+        card,
+        "--vault-url",
+        platform.vault_url,
+    )
+    assert placed.returncode == 0, placed.describe()
+
+    status = platform.observer.wait_final("card-1", timeout=WAIT)
+    assert status.type == EventType.ORDER_COMPLETED, status
+    run = platform.run(saga_instance_id("card-1"))
+    assert run is not None
+    assert run["input"]["order"]["paymentToken"].startswith("tok_")
+    history = platform.cli("workflow", "history", saga_instance_id("card-1"), "-o", "json")
+    assert history.returncode == 0, history.describe()
+    # The card is in no answer about the run, no status event and no process's log.
+    for text in (json.dumps(run), history.stdout, json.dumps(status.data)):
+        assert card not in text
+    assert not [p.name for p in _processes(platform) if card in p.log_path.read_text()]
+
+
+def test_an_order_carrying_a_card_number_is_dead_lettered_masked_and_starts_nothing(
+    platform: Platform,
+) -> None:
+    """A legacy upstream system's `cardNumber`: refused at the edge, the number masked in
+    the dead letter (a dead-letter topic is kept and read)."""
+    body = order(platform, "legacy-card-1", [("E2E-MALFORMED", 1, 1_000)]).to_data()
+    del body["paymentToken"]
+    body["cardNumber"] = GOOD_TEST_CARD
+    platform.publish(Topic.ORDERS, EventType.ORDER_PLACED, json.dumps(body))
+
+    dead = dead_letter(platform, Topic.ORDERS, "legacy-card-1")
+    assert "cardNumber" in dead.data["reason"], dead.data
+    assert "paymentToken" in dead.data["reason"], dead.data
+    assert json.loads(dead.data["data"])["cardNumber"] == "****" + GOOD_TEST_CARD[-4:]
+    assert GOOD_TEST_CARD not in json.dumps(dead.data)
+    assert platform.run(saga_instance_id("legacy-card-1")) is None
+
+
+def _processes(platform: Platform) -> list[ManagedProcess]:
+    return [p for node in platform.nodes.values() for p in (node.app, node.sidecar)]
+
+
 def test_malformed_approval_decision_is_dead_lettered_with_its_reason(
     platform: Platform,
 ) -> None:
     body = json.dumps({"orderId": "decision-1", "approved": "maybe"})
     platform.publish(Topic.APPROVALS, EventType.APPROVAL_DECIDED, body)
 
-    dead = platform.observer.wait_for(
-        lambda d: (
-            d.topic == dead_letter_topic(Topic.APPROVALS)
-            and isinstance(d.data, dict)
-            and "decision-1" in d.data.get("data", "")
-        ),
-        timeout=WAIT,
-        what="the malformed decision on approvals-dead-letter",
-    )[0]
+    dead = dead_letter(platform, Topic.APPROVALS, "decision-1")
     assert dead.data["topic"] == Topic.APPROVALS
     assert dead.data["eventType"] == EventType.APPROVAL_DECIDED
     assert "approved" in dead.data["reason"], dead.data
@@ -493,9 +575,10 @@ def test_unanswered_charge_ends_compensation_failed_and_leaves_no_net_charge(
             "compensation_timeout_seconds": 2.0,
         }
     )
+    placed = order(platform, "outage-1", [("E2E-OUTAGE", 2, 1_500)])  # tokenized first
     platform.kill("payment", "app")
     try:
-        start_saga(platform, order("outage-1", [("E2E-OUTAGE", 2, 1_500)]), hasty)
+        start_saga(platform, placed, hasty)
         status = platform.observer.wait_final("outage-1", timeout=WAIT)
     finally:
         platform.start_part("payment", "app")

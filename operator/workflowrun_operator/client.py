@@ -1,9 +1,10 @@
 """An async client of the orchestrator's management API, in the operator's terms.
 
 Each call answers with a value or raises one of the typed errors below; the handlers branch on
-the error's type, never on a message. The API's own error codes (`{"error": {"code", ...}}`)
-pick the type where the HTTP status alone is ambiguous (a 404 for an unknown workflow name
-versus an unknown run; a 409 for a duplicate start versus a run that is not running).
+the error's type, never on a message. The API's own error codes (the `code` of its RFC 9457
+problem details) pick the type where the HTTP status alone is ambiguous (a 404 for an
+unknown workflow name versus an unknown run; a 409 for a duplicate start versus a run that
+is not running). The bearer token comes from a `TokenSource`, asked again once after a 401.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from workflowrun_operator.credentials import (
+    ClientCredentials,
+    CredentialsError,
+    FixedToken,
+    TokenSource,
+)
 
 
 class OrchestratorError(Exception):
@@ -106,16 +114,19 @@ class OrchestratorClient:
         base_url: str,
         *,
         token: str | None = None,
+        credentials: TokenSource | None = None,
         timeout_seconds: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._credentials = credentials or FixedToken(token)
         self._http = httpx.AsyncClient(
-            base_url=base_url, headers=headers, timeout=timeout_seconds, transport=transport
+            base_url=base_url, timeout=timeout_seconds, transport=transport
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if isinstance(self._credentials, ClientCredentials):
+            await self._credentials.aclose()
 
     async def start_run(self, workflow_name: str, run_input: Any, instance_id: str) -> str:
         """Starts a run; `AlreadyExists` if `instance_id` is taken, `UnknownWorkflow`, `Invalid`."""
@@ -161,10 +172,9 @@ class OrchestratorClient:
         on_not_found: type[NotFound] = NotFound,
         on_conflict: type[Conflict] = Conflict,
     ) -> dict[str, Any]:
-        try:
-            response = await self._http.request(method, path, json=payload)
-        except httpx.TransportError as error:  # connect, read, write, timeouts, protocol
-            raise Unavailable(f"{method} {path}: {type(error).__name__}: {error}") from error
+        response = await self._send(method, path, payload)
+        if response.status_code == 401:  # an expired or rotated token: once more, anew
+            response = await self._send(method, path, payload, renew=True)
         if response.is_success:
             if not response.content:
                 return {}
@@ -174,6 +184,19 @@ class OrchestratorClient:
                 return {}
             return body if isinstance(body, dict) else {}
         raise _error_for(method, path, response, on_not_found, on_conflict)
+
+    async def _send(
+        self, method: str, path: str, payload: dict[str, Any] | None, *, renew: bool = False
+    ) -> httpx.Response:
+        try:
+            token = await self._credentials.token(renew=renew)
+        except CredentialsError as error:
+            raise Unauthorized(f"{method} {path}: no token: {error}") from error
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            return await self._http.request(method, path, json=payload, headers=headers)
+        except httpx.TransportError as error:  # connect, read, write, timeouts, protocol
+            raise Unavailable(f"{method} {path}: {type(error).__name__}: {error}") from error
 
 
 def _error_for(
@@ -187,9 +210,9 @@ def _error_for(
     code: str | None = None
     detail = response.text[:500]
     try:
-        error = response.json().get("error") or {}
-        code = error.get("code")
-        detail = error.get("message") or detail
+        problem = response.json()
+        code = problem.get("code")
+        detail = problem.get("detail") or detail
     except (ValueError, AttributeError):
         pass
     message = f"{method} {path} -> {status} {code or ''}: {detail}".replace("  ", " ")

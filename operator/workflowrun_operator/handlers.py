@@ -51,7 +51,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.reporting_component = "workflowrun-operator"
     memo[_ORCHESTRATOR] = OrchestratorClient(
         SETTINGS.orchestrator_url,
-        token=SETTINGS.orchestrator_token,
+        credentials=SETTINGS.credentials(),
         timeout_seconds=SETTINGS.orchestrator_timeout_seconds,
     )
     memo[_KOPF_SETTINGS] = settings

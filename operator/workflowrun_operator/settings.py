@@ -6,7 +6,10 @@ variable, rather than running with a surprise default.
 | variable | default | meaning |
 |---|---|---|
 | `ORCHESTRATOR_URL` | `http://127.0.0.1:8080` | base URL of the orchestrator's management API |
-| `ORCHESTRATOR_TOKEN` | unset | bearer token the API requires, when it requires one |
+| `ORCHESTRATOR_TOKEN` | unset | a fixed bearer token (JWT with the `operator` role) |
+| `ORCHESTRATOR_AUTH_URL` | unset | the OIDC provider's token endpoint: client credentials |
+| `ORCHESTRATOR_CLIENT_ID` / `ORCHESTRATOR_CLIENT_SECRET` | unset | the operator's client |
+| `ORCHESTRATOR_AUTH_SCOPE` / `ORCHESTRATOR_AUTH_AUDIENCE` | unset | sent with the grant |
 | `ORCHESTRATOR_TIMEOUT_SECONDS` | `10` | timeout of one API request |
 | `SYNC_INTERVAL_SECONDS` | `10` | how often a run that is not finished is synced into status |
 | `RETRY_BASE_SECONDS` | `2` | first delay after the orchestrator was unreachable (doubles) |
@@ -22,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from foundation.settings import ENV, SettingsError, load
+from workflowrun_operator.credentials import ClientCredentials, FixedToken, TokenSource
 
 __all__ = ["DEFAULT_FINALIZER", "OperatorSettings", "SettingsError"]
 
@@ -38,6 +42,11 @@ class OperatorSettings(BaseSettings):
 
     orchestrator_url: str = "http://127.0.0.1:8080"
     orchestrator_token: str | None = None
+    orchestrator_auth_url: str | None = None
+    orchestrator_client_id: str | None = None
+    orchestrator_client_secret: str | None = None
+    orchestrator_auth_scope: str | None = None
+    orchestrator_auth_audience: str | None = None
     orchestrator_timeout_seconds: Seconds = 10.0
     sync_interval_seconds: Seconds = 10.0
     retry_base_seconds: Seconds = 2.0
@@ -60,6 +69,31 @@ class OperatorSettings(BaseSettings):
         if not url.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> OperatorSettings:
+        if self.orchestrator_auth_url and self.orchestrator_token:
+            raise ValueError("set ORCHESTRATOR_TOKEN or ORCHESTRATOR_AUTH_URL, not both")
+        if self.orchestrator_auth_url and not (
+            self.orchestrator_client_id and self.orchestrator_client_secret
+        ):
+            raise ValueError(
+                "ORCHESTRATOR_AUTH_URL needs ORCHESTRATOR_CLIENT_ID and ORCHESTRATOR_CLIENT_SECRET"
+            )
+        return self
+
+    def credentials(self) -> TokenSource:
+        """The operator's token source: client credentials, or the fixed token."""
+        if self.orchestrator_auth_url:
+            return ClientCredentials(
+                self.orchestrator_auth_url,
+                self.orchestrator_client_id or "",
+                self.orchestrator_client_secret or "",
+                scope=self.orchestrator_auth_scope,
+                audience=self.orchestrator_auth_audience,
+                timeout_seconds=self.orchestrator_timeout_seconds,
+            )
+        return FixedToken(self.orchestrator_token)
 
     @field_validator("log_format", mode="before")
     @classmethod

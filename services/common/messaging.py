@@ -23,6 +23,7 @@ from dapr.clients.grpc._response import TopicEventResponse
 from dapr.ext.grpc import App, Rule, SubscriptionMessage
 
 from foundation.logs import log_context
+from services.common.cards import redact_card_numbers
 from services.common.metrics import DeadLetterReason, count_dead_letter, declare_dead_letters
 from services.contracts.messages import Contract, DeadLetter, InvalidMessage
 from services.contracts.names import PUBSUB, AppId, EventType, Topic, dead_letter_topic
@@ -59,8 +60,11 @@ def dead_letter(
     kind: DeadLetterReason = DeadLetterReason.INVALID_MESSAGE,
 ) -> None:
     """Publishes the dead letter, then counts it (`saga_dead_letters_total`): a message
-    whose dead letter could not be published is retried, not lost, so not counted."""
+    whose dead letter could not be published is retried, not lost, so not counted. A card
+    number in the message or the reason is masked: a dead letter is kept and read by
+    people (services/common/cards.py)."""
     topic = str(event.topic())
+    reason = redact_card_numbers(reason)
     publish(
         client,
         dead_letter_topic(topic),
@@ -71,7 +75,7 @@ def dead_letter(
             event_type=str(event.type()),
             event_id=str(event.id()),
             app_id=app_id,
-            data=bytes(event.raw_data()).decode("utf-8", errors="replace"),
+            data=redact_card_numbers(bytes(event.raw_data()).decode("utf-8", errors="replace")),
         ),
     )
     count_dead_letter(app_id, topic, str(event.id()), kind)

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from services.contracts.names import (
     CompensationName,
+    CompletionName,
     EventType,
     StepName,
     approval_instance_id,
@@ -36,7 +37,10 @@ Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
 # `Identifier`; the longest, `order-<orderId>:cancel_shipment`, bounds the order id.
 MAX_ORDER_ID_LENGTH = IDENTIFIER_MAX_LENGTH - max(
     len(approval_instance_id("")),
-    *(len(command_id(saga_instance_id(""), a)) for a in (*StepName, *CompensationName)),
+    *(
+        len(command_id(saga_instance_id(""), a))
+        for a in (*StepName, *CompensationName, *CompletionName)
+    ),
 )
 
 
@@ -50,6 +54,12 @@ def _fits_derived_ids(order_id: str) -> str:
         )
     return order_id
 
+
+# A card as the payment service's vault hands it out (`POST /v1/tokens`): the only form in
+# which a card travels outside the payment service. It stands for the card, says nothing of
+# its number, and only the payment service can resolve it.
+PAYMENT_TOKEN_PATTERN = r"^tok_[A-Za-z0-9]{16,64}$"
+PaymentToken = Annotated[str, Field(pattern=PAYMENT_TOKEN_PATTERN)]
 
 # An order id short enough for every id derived from it. The bound is checked after the
 # pattern so that a long id is refused for its length, with the reason.
@@ -113,13 +123,15 @@ class OrderLine(Contract):
 
 
 class OrderPlaced(Contract):
-    """What an upstream system publishes on `orders` (type `order.placed`)."""
+    """What an upstream system publishes on `orders` (type `order.placed`). It pays with a
+    token of the payment service's vault, never a card: no card number enters a topic, a
+    saga or a log (docs/architecture.md, "Card data")."""
 
     order_id: OrderId
     customer_id: Identifier
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=100)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    card_number: Annotated[str, Field(pattern=r"^[0-9]{12,19}$")]
+    payment_token: PaymentToken
     shipping_address: Address
 
     @property
@@ -145,7 +157,12 @@ class ChargePayment(Command):
     customer_id: Identifier
     amount_cents: Annotated[int, Field(gt=0, le=100_000_000_00)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    card_number: Annotated[str, Field(pattern=r"^[0-9]{12,19}$")]
+    payment_token: PaymentToken
+
+
+class CommitInventory(Command):
+    """Consumes the saga's reservation once its order shipped: the units leave `reserved`
+    with the shipment (`shipped`); a no-op when nothing is reserved."""
 
 
 class RefundPayment(Command):
@@ -177,6 +194,10 @@ class InventoryRejected(Reply):
 
 class InventoryReleased(Reply):
     released: list[OrderLine] = []
+
+
+class InventoryCommitted(Reply):
+    committed: list[OrderLine] = []
 
 
 class PaymentCharged(Reply):
@@ -225,11 +246,12 @@ class ApprovalDecided(Contract):
     reason: Annotated[str, Field(max_length=1000)] | None = None
 
 
-Outcome = Literal["completed", "rejected", "compensated", "compensation_failed"]
+Outcome = Literal["completed", "rejected", "compensated", "compensation_failed", "cancelled"]
 
 
 class OrderStatus(Contract):
-    """Published on `order-status` when a saga ends (order.completed / failed / compensated)."""
+    """Published on `order-status` when a saga ends (order.completed / failed / compensated /
+    cancelled)."""
 
     order_id: OrderId
     saga_id: Identifier
@@ -259,12 +281,15 @@ def reply_event(event_type: EventType | str, reply: Reply) -> dict[str, Any]:
 
 
 class StockLevel(Contract):
-    """One SKU's stock, as the inventory service keeps it (read-only for other apps). The
-    inventory keeps its own bookkeeping in the same record (`StockRecord`); the level
-    leaves it out."""
+    """One SKU's stock, as the inventory service keeps it (read-only for other apps):
+    `available` to new orders, `reserved` for sagas in flight, `shipped` gone with their
+    shipments. On hand is `available + reserved`; `available + reserved + shipped` never
+    changes. The inventory keeps its own bookkeeping in the same record (`StockRecord`);
+    the level leaves it out."""
 
     model_config = ConfigDict(extra="ignore")
 
     sku: Sku
     available: Annotated[int, Field(ge=0)]
     reserved: Annotated[int, Field(ge=0)] = 0
+    shipped: Annotated[int, Field(ge=0)] = 0

@@ -39,6 +39,7 @@ class EventType(StrEnum):
     # commands
     INVENTORY_RESERVE = "inventory.reserve"
     INVENTORY_RELEASE = "inventory.release"
+    INVENTORY_COMMIT = "inventory.commit"
     PAYMENT_CHARGE = "payment.charge"
     PAYMENT_REFUND = "payment.refund"
     SHIPPING_CREATE = "shipping.create"
@@ -47,6 +48,7 @@ class EventType(StrEnum):
     INVENTORY_RESERVED = "inventory.reserved"
     INVENTORY_REJECTED = "inventory.rejected"
     INVENTORY_RELEASED = "inventory.released"
+    INVENTORY_COMMITTED = "inventory.committed"
     PAYMENT_CHARGED = "payment.charged"
     PAYMENT_DECLINED = "payment.declined"
     PAYMENT_REFUNDED = "payment.refunded"
@@ -59,6 +61,8 @@ class EventType(StrEnum):
     ORDER_COMPLETED = "order.completed"
     ORDER_FAILED = "order.failed"
     ORDER_COMPENSATED = "order.compensated"
+    # A saga cancelled on request (`POST /v1/orders/{id}/cancel`), its steps compensated.
+    ORDER_CANCELLED = "order.cancelled"
     # The `stock_monitor` workflow's alert, on `order-status`: a SKU's available stock fell
     # below the monitor's threshold. Data: the SKU's `StockLevel` as the inventory keeps it.
     # Sent once per drop: a SKU alerts again only after it was seen back at or above it.
@@ -92,6 +96,13 @@ class CompensationName(StrEnum):
     CANCEL_SHIPMENT = "cancel_shipment"
 
 
+class CompletionName(StrEnum):
+    """What a saga does once its order shipped (its pivot): never compensated, sent until
+    acknowledged."""
+
+    COMMIT = "commit"
+
+
 def saga_instance_id(order_id: str) -> str:
     return f"order-{order_id}"
 
@@ -100,7 +111,7 @@ def approval_instance_id(order_id: str) -> str:
     return f"approval-{order_id}"
 
 
-def command_id(saga_id: str, action: StepName | CompensationName) -> str:
+def command_id(saga_id: str, action: StepName | CompensationName | CompletionName) -> str:
     """A step's or compensation's command id, the same on every resend, so the services
     recognise a resend and the reply finds the waiting saga under that name."""
     return f"{saga_id}:{action}"

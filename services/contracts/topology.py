@@ -6,7 +6,8 @@
 - Per command and reply type, its payload model (`COMMANDS`, `REPLIES`); per command, the
   topic that carries it (`COMMAND_TOPICS`).
 - Per saga step, its command, its success and failure replies and its compensation with
-  the reply that acknowledges it (`SAGA_STEPS`).
+  the reply that acknowledges it (`SAGA_STEPS`); what the saga does once its order shipped
+  (`SAGA_COMPLETIONS`).
 - How a saga's outcome is announced (`OUTCOME_EVENT_TYPES`, `STATUS_EVENT_TYPES`), which
   workflow runtime statuses are final (`TERMINAL_RUNTIME_STATUSES`), and the test cards
   whose behaviour the payment service fixes.
@@ -26,8 +27,10 @@ from services.contracts.messages import (
     CancelShipment,
     ChargePayment,
     Command,
+    CommitInventory,
     CreateShipment,
     InvalidMessage,
+    InventoryCommitted,
     InventoryRejected,
     InventoryReleased,
     InventoryReserved,
@@ -46,6 +49,7 @@ from services.contracts.messages import (
 from services.contracts.names import (
     AppId,
     CompensationName,
+    CompletionName,
     EventType,
     StepName,
     Topic,
@@ -58,6 +62,7 @@ COMMANDS: Mapping[EventType, type[Command]] = MappingProxyType(
     {
         EventType.INVENTORY_RESERVE: ReserveInventory,
         EventType.INVENTORY_RELEASE: ReleaseInventory,
+        EventType.INVENTORY_COMMIT: CommitInventory,
         EventType.PAYMENT_CHARGE: ChargePayment,
         EventType.PAYMENT_REFUND: RefundPayment,
         EventType.SHIPPING_CREATE: CreateShipment,
@@ -70,6 +75,7 @@ REPLIES: Mapping[EventType, type[Reply]] = MappingProxyType(
         EventType.INVENTORY_RESERVED: InventoryReserved,
         EventType.INVENTORY_REJECTED: InventoryRejected,
         EventType.INVENTORY_RELEASED: InventoryReleased,
+        EventType.INVENTORY_COMMITTED: InventoryCommitted,
         EventType.PAYMENT_CHARGED: PaymentCharged,
         EventType.PAYMENT_DECLINED: PaymentDeclined,
         EventType.PAYMENT_REFUNDED: PaymentRefunded,
@@ -144,6 +150,23 @@ SAGA_STEPS: tuple[SagaStep, ...] = (
     ),
 )
 
+
+@dataclass(frozen=True)
+class Completion:
+    """What the saga does after its pivot, the shipment: a command that cannot be refused,
+    only be late (its reply is the acknowledgement), so it is sent until acknowledged and
+    never compensated. Until then the saga is not completed."""
+
+    name: CompletionName
+    command: EventType
+    ack: EventType
+
+
+# After the last step: the shipment consumes its reservation (the units leave the stock).
+SAGA_COMPLETIONS: tuple[Completion, ...] = (
+    Completion(CompletionName.COMMIT, EventType.INVENTORY_COMMIT, EventType.INVENTORY_COMMITTED),
+)
+
 # --- subscriptions --------------------------------------------------------------------
 
 # Dapr's CloudEvent type for a message published without `cloudevent.type` metadata:
@@ -215,6 +238,7 @@ SUBSCRIPTIONS: Mapping[AppId, tuple[Subscription, ...]] = MappingProxyType(
             "unknown_inventory_command",
             Route(EventType.INVENTORY_RESERVE, "reserve_inventory"),
             Route(EventType.INVENTORY_RELEASE, "release_inventory"),
+            Route(EventType.INVENTORY_COMMIT, "commit_inventory"),
         ),
         AppId.PAYMENT: _commands(
             Topic.PAYMENT_COMMANDS,
@@ -260,10 +284,15 @@ DEAD_LETTER_TOPICS: frozenset[str] = frozenset(
     for subscription in subscriptions
 )
 
+# The app that keeps the dead-letter inbox: it subscribes, with no routes and no dead-letter
+# topic of its own, to every topic above (services/orchestrator/dead_letters.py).
+DEAD_LETTER_INBOX = AppId.ORCHESTRATOR
+
 
 def subscribed_topics(app_id: AppId | str) -> frozenset[str]:
     """The topics the app must have registered with its sidecar to receive its messages."""
-    return frozenset(s.topic for s in SUBSCRIPTIONS[AppId(app_id)])
+    own = frozenset(s.topic for s in SUBSCRIPTIONS[AppId(app_id)])
+    return own | DEAD_LETTER_TOPICS if app_id == DEAD_LETTER_INBOX else own
 
 
 def published_topics(app_id: AppId | str) -> frozenset[str]:
@@ -289,6 +318,7 @@ OUTCOME_EVENT_TYPES: Mapping[Outcome, EventType] = MappingProxyType(
         "rejected": EventType.ORDER_FAILED,
         "compensated": EventType.ORDER_COMPENSATED,
         "compensation_failed": EventType.ORDER_FAILED,
+        "cancelled": EventType.ORDER_CANCELLED,
     }
 )
 # The order-status events that end a saga: exactly one of them per saga.
@@ -301,6 +331,8 @@ TERMINAL_RUNTIME_STATUSES: frozenset[str] = frozenset({"COMPLETED", "FAILED", "T
 # --- test data ------------------------------------------------------------------------
 
 # Cards whose outcome the payment service fixes, for tests and demos: the declining one is
-# always declined; the good one is charged whenever the amount is within the limit.
+# always declined; the good one is charged whenever the amount is within the limit. They
+# reach the payment service's vault only (`POST /v1/tokens`), which gives a token for them;
+# orders and charges carry that token, and the vault knows which card it stands for.
 GOOD_TEST_CARD = "4242424242424242"
 DECLINING_TEST_CARD = "4000000000000002"

@@ -19,5 +19,6 @@ def build_app(client: DaprClient) -> App:
         {
             EventType.INVENTORY_RESERVE: partial(store.reserve, client),
             EventType.INVENTORY_RELEASE: partial(store.release, client),
+            EventType.INVENTORY_COMMIT: partial(store.commit, client),
         },
     )

@@ -18,6 +18,8 @@ says why), so stock moves SKU by SKU and the reservation is the one record that 
 - A release first writes its decision into the reservation (released, by this attempt),
   then gives each SKU's units back, marked, records that they are back (`returned`), and
   drops the marks.
+- A commit (the order shipped) does the same, but its units leave the stock: from
+  `reserved` to `shipped` (committed, by this attempt; `consumed` once every SKU's are out).
 
 Whoever handles the saga's command next (a redelivery) settles again, so a crash between
 the steps only delays them. Two reserves of one SKU can never both take the same units:
@@ -43,7 +45,13 @@ from services.common.state import (
     update,
     write,
 )
-from services.contracts.messages import ReleaseInventory, Reply, ReserveInventory, StockLevel
+from services.contracts.messages import (
+    CommitInventory,
+    ReleaseInventory,
+    Reply,
+    ReserveInventory,
+    StockLevel,
+)
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, EventType, stock_key
 from services.inventory import rules
 from services.inventory.rules import Reservation, StockRecord
@@ -75,13 +83,24 @@ def reserve(client: DaprClient, command: ReserveInventory) -> tuple[EventType, R
 
 
 def release(client: DaprClient, command: ReleaseInventory) -> tuple[EventType, Reply]:
-    def decide(reservation: Reservation) -> Outcome[Reservation]:
-        return rules.release(command, reservation, _attempt())
+    return _empty(client, command, partial(rules.release, command))
 
+
+def commit(client: DaprClient, command: CommitInventory) -> tuple[EventType, Reply]:
+    return _empty(client, command, partial(rules.commit, command))
+
+
+def _empty(
+    client: DaprClient,
+    command: ReleaseInventory | CommitInventory,
+    rule: Callable[[Reservation, str], Outcome[Reservation]],
+) -> tuple[EventType, Reply]:
+    """A command that empties the reservation: `rule` decides (with this attempt's name),
+    then the held units leave `reserved`, SKU by SKU (`_settle`)."""
     return RESERVATIONS.answer(
         client,
         command,
-        decide,
+        lambda reservation: rule(reservation, _attempt()),
         lambda reservation: _settle(client, reservation, rules.quantities(reservation.items)),
     )
 
@@ -93,27 +112,30 @@ def _attempt() -> str:
 
 
 def _settle(client: DaprClient, reservation: Reservation, skus: Mapping[str, int]) -> None:
-    """Makes each SKU's stock what the saga's reservation decided: a released reservation
-    gets its units back (once: `returned`), then every pending change of the saga is kept
-    or undone (`rules.settle`)."""
-    releaser = reservation.releaser
-    if releaser is not None and not reservation.returned:
+    """Makes each SKU's stock what the saga's reservation decided: the units of a released
+    reservation go back to available, those of a committed one out with the shipment
+    (once: `returned`, `consumed`), then every pending change of the saga is kept or
+    undone (`rules.settle`)."""
+    leaving = reservation.leaving()
+    if leaving is not None:
+        attempt, exit = leaving
+        move = rules.give_back if exit == "return" else rules.ship
         for sku, units in skus.items():
-            back = partial(
-                rules.give_back, saga_id=reservation.saga_id, attempt=releaser, units=units
+            _change(
+                client,
+                sku,
+                partial(move, saga_id=reservation.saga_id, attempt=attempt, units=units),
             )
-            _change(client, sku, back)
-        reservation = _returned(client, reservation)
+        reservation = _emptied(client, reservation, "returned" if exit == "return" else "consumed")
     for sku in skus:
         _change(client, sku, partial(rules.settle, reservation=reservation))
 
 
-def _returned(client: DaprClient, reservation: Reservation) -> Reservation:
-    """The reservation, recorded as having every unit back."""
-    returned = reservation.model_copy(update={"returned": True})
+def _emptied(client: DaprClient, reservation: Reservation, flag: str) -> Reservation:
+    """The reservation, recorded as having every unit out of `reserved` (`flag`)."""
     key = RESERVATIONS.record_key(reservation.saga_id)
-    update(client, key, Reservation, lambda stored: stored.model_copy(update={"returned": True}))
-    return returned
+    update(client, key, Reservation, lambda stored: stored.model_copy(update={flag: True}))
+    return reservation.model_copy(update={flag: True})
 
 
 def _change(

@@ -26,6 +26,7 @@ from foundation import logs
 from foundation.settings import exit_on_error
 from services.orchestrator import metrics
 from services.orchestrator.api import ApiSettings, create_api
+from services.orchestrator.api.identity import TokenVerifier
 from services.orchestrator.registration import register
 from services.orchestrator.settings import OrchestratorSettings
 from services.orchestrator.subscriptions import OrchestratorSubscriptions, build_app
@@ -68,7 +69,12 @@ def main() -> None:
             api = create_api(
                 workflows=workflows,
                 dapr=dapr,
-                settings=ApiSettings(token=settings.api_token, saga_config=settings.saga_config),
+                settings=ApiSettings(
+                    verifier=_verifier(settings),
+                    auth_disabled=settings.auth_disabled,
+                    saga_config=settings.saga_config,
+                    worker_ready=lambda: runtime.wait_for_worker_ready(timeout=0.1),
+                ),
             )
             server = uvicorn.Server(
                 uvicorn.Config(
@@ -94,6 +100,27 @@ def main() -> None:
         workflows.close()
         dapr.close()
         log.info("stopped")
+
+
+def _verifier(settings: OrchestratorSettings) -> TokenVerifier | None:
+    """The bearer-token check the settings describe; None (every call refused) without a
+    key source, said once at start."""
+    if settings.auth_disabled:
+        log.warning("authentication is OFF (AUTH_DISABLED): every caller holds every role")
+        return None
+    if not (settings.auth_jwks_url or settings.auth_public_key_file):
+        log.error(
+            "no token issuer configured (AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE): the API "
+            "refuses every authenticated call"
+        )
+        return None
+    return TokenVerifier(
+        settings.auth_issuer,
+        settings.auth_audience,
+        public_key_file=settings.auth_public_key_file,
+        jwks_url=settings.auth_jwks_url,
+        roles_claim=settings.auth_roles_claim,
+    )
 
 
 def _stop_on_signals() -> threading.Event:

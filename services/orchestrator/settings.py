@@ -9,12 +9,14 @@ line naming the variable, rather than running with a surprise default.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
 from foundation.settings import ENV, SettingsError, load
+from foundation.tokens import API_AUDIENCE, LOCAL_ISSUER, ROLES_CLAIM
 from services.contracts.names import AppId
 from services.orchestrator.workflow_io import SagaConfig
 
@@ -35,7 +37,12 @@ class OrchestratorSettings(BaseSettings):
     | `APP_HOST` | `127.0.0.1` | address the app-callback server binds |
     | `API_PORT` | `8080` | management API port (`0` turns the API off) |
     | `API_HOST` | `127.0.0.1` | address the API binds (`0.0.0.0` in a pod) |
-    | `API_TOKEN` | unset | bearer token the API requires when set |
+    | `AUTH_ISSUER` | `saga-platform-local` | the `iss` every token must carry |
+    | `AUTH_AUDIENCE` | `saga-api` | the `aud` every token must carry |
+    | `AUTH_JWKS_URL` | unset | the OIDC provider's JWKS (clusters) |
+    | `AUTH_PUBLIC_KEY_FILE` | unset | a PEM public key instead (the local issuer of `make run`) |
+    | `AUTH_ROLES_CLAIM` | `roles` | the claim holding the roles (dotted for nested claims) |
+    | `AUTH_DISABLED` | `false` | `true`: no authentication at all (an isolated machine only) |
     | `APPROVAL_THRESHOLD_CENTS` | `100000` | orders above this amount need an approval |
     | `STEP_TIMEOUT_SECONDS` | `30` | how long a saga step waits for its reply |
     | `APPROVAL_TIMEOUT_SECONDS` | `259200` (72 h) | how long an approval waits for a decision |
@@ -52,7 +59,12 @@ class OrchestratorSettings(BaseSettings):
     app_host: str = "127.0.0.1"
     api_port: Port = 8080
     api_host: str = "127.0.0.1"
-    api_token: str | None = None
+    auth_issuer: str = LOCAL_ISSUER
+    auth_audience: str = API_AUDIENCE
+    auth_jwks_url: str | None = None
+    auth_public_key_file: Path | None = None
+    auth_roles_claim: str = ROLES_CLAIM
+    auth_disabled: bool = False
     approval_threshold_cents: Annotated[int, Field(ge=0)] = _SAGA.approval_threshold_cents
     step_timeout_seconds: Seconds = _SAGA.step_timeout_seconds
     approval_timeout_seconds: Seconds = _SAGA.approval_timeout_seconds
@@ -64,6 +76,14 @@ class OrchestratorSettings(BaseSettings):
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorSettings:
         """The settings from `env` (default: the process environment)."""
         return load(cls, env)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> OrchestratorSettings:
+        if self.auth_jwks_url and self.auth_public_key_file:
+            raise ValueError("set AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE, not both")
+        if self.auth_public_key_file and not self.auth_public_key_file.is_file():
+            raise ValueError(f"AUTH_PUBLIC_KEY_FILE {self.auth_public_key_file} is not a file")
+        return self
 
     @property
     def saga_config(self) -> SagaConfig:

@@ -14,7 +14,8 @@ does not exist or has finished is acknowledged and logged: retrying cannot help 
 failure to reach the sidecar answers RETRY, so the message comes back later.
 
 Which topics, which event types each handler takes and the dead-letter topics are the
-topology's (`SUBSCRIPTIONS[AppId.ORCHESTRATOR]`); `build_app` registers them.
+topology's (`SUBSCRIPTIONS[AppId.ORCHESTRATOR]`); `build_app` registers them, and the
+dead-letter inbox on every dead-letter topic (`dead_letters.py`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from services.contracts.topology import (
     parse_reply,
     subscription,
 )
+from services.orchestrator.dead_letters import DeadLetterInbox, subscribe_dead_letters
 from services.orchestrator.workflow_io import SagaConfig, SagaInput
 
 log = logging.getLogger("services.orchestrator.subscriptions")
@@ -208,6 +210,7 @@ def build_app(
         for name in entry.handlers
     }
     subscribe(app, AppId.ORCHESTRATOR, handlers)
+    subscribe_dead_letters(app, DeadLetterInbox(subscriptions.messages.client))
     return app
 
 

@@ -23,7 +23,7 @@ class SagaConfig(Contract):
     compensation_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
-StepResult = Literal["success", "failure", "timeout", "not_sent"]
+StepResult = Literal["success", "failure", "timeout", "not_sent", "cancelled"]
 CompensationResult = Literal["acknowledged", "failed"]
 ApprovalDecision = Literal["approved", "rejected", "timed_out"]
 
@@ -49,6 +49,17 @@ class SagaTimings(Contract):
 class SagaInput(Contract):
     order: OrderPlaced
     config: SagaConfig = SagaConfig()
+
+
+# The external event that cancels a running saga (`POST /v1/orders/{orderId}/cancel`).
+CANCEL_ORDER_EVENT = "cancel_order"
+
+
+class CancelRequest(Contract):
+    """The data of `cancel_order`: who asked (the API caller's subject) and why."""
+
+    requested_by: Annotated[str, Field(min_length=1)]
+    reason: str | None = None
 
 
 class SagaResult(Contract):

@@ -2,7 +2,9 @@
 exceed the charge.
 
 Decline rules, checked in this order:
-- the topology's `DECLINING_TEST_CARD` always declines;
+- a token the vault cannot resolve (unknown, or sealed under another key) declines;
+- the topology's `DECLINING_TEST_CARD` always declines: the charge carries a token, and the
+  vault says which card it stands for (services/payment/vault.py);
 - an amount above the customer limit (`PAYMENT_LIMIT_CENTS`, default 500_000 cents; the
   same limit for every customer, per charge) declines.
 
@@ -26,6 +28,7 @@ from services.contracts.messages import (
 )
 from services.contracts.names import EventType
 from services.contracts.topology import DECLINING_TEST_CARD
+from services.payment.vault import CardOnFile
 
 DEFAULT_LIMIT_CENTS = 500_000
 
@@ -40,10 +43,16 @@ class Payment(SagaRecord):
     refunded_cents: int = 0
 
 
-def decline_reason(command: ChargePayment, limit_cents: int) -> str | None:
-    """Why the charge is declined, or None when it goes through."""
-    if command.card_number == DECLINING_TEST_CARD:
-        return f"card declined (test card {DECLINING_TEST_CARD} always declines)"
+def decline_reason(command: ChargePayment, card: CardOnFile | None, limit_cents: int) -> str | None:
+    """Why the charge is declined, or None when it goes through. The reason travels in the
+    reply into the saga's history: it names a card by brand and last four digits only."""
+    if card is None:
+        return f"the vault cannot resolve payment token '{command.payment_token}'"
+    if card.number == DECLINING_TEST_CARD:
+        return (
+            f"card declined ({card.brand} ending {card.last4} is the test card that always "
+            "declines)"
+        )
     if command.amount_cents > limit_cents:
         return (
             f"amount {command.amount_cents} cents is over the limit of {limit_cents} cents "
@@ -52,13 +61,17 @@ def decline_reason(command: ChargePayment, limit_cents: int) -> str | None:
     return None
 
 
-def charge(command: ChargePayment, payment: Payment, limit_cents: int) -> Outcome[Payment]:
+def charge(
+    command: ChargePayment, payment: Payment, limit_cents: int, card: CardOnFile | None
+) -> Outcome[Payment]:
+    """The charge of the card behind the command's token (`card`, None when the vault has
+    none)."""
     if payment.status == "charged":
         return Outcome(EventType.PAYMENT_CHARGED, _charged_reply(command, payment))
     reason = (
         f"the payment of saga '{command.saga_id}' was already refunded"
         if payment.status == "refunded"
-        else decline_reason(command, limit_cents)
+        else decline_reason(command, card, limit_cents)
     )
     if reason is not None:
         return Outcome(

@@ -20,9 +20,10 @@ from dapr.clients import DaprClient
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from foundation.tokens import LocalIssuer, local_issuer
 from services.contracts.names import APPROVAL_DECISION_EVENT, WorkflowName
-from services.contracts.topology import GOOD_TEST_CARD
 from services.orchestrator.api import ApiSettings, create_api
+from services.orchestrator.api.identity import TokenVerifier
 from testkit.polling import wait_until
 from testkit.ports import free_port
 from testkit.sidecar import SidecarProcess
@@ -49,7 +50,7 @@ def order(
         "orderId": order_id,
         "customerId": customer,
         "items": [{"sku": "SKU-1", "quantity": quantity, "unitPriceCents": unit_price_cents}],
-        "cardNumber": GOOD_TEST_CARD,
+        "paymentToken": "tok_apiTestApiTestApiTest",
         "shippingAddress": {
             "line1": "1 Main Street",
             "city": "Springfield",
@@ -194,24 +195,66 @@ def runtime(make_runtime: Callable[..., wf.WorkflowRuntime]) -> wf.WorkflowRunti
     return workflow_runtime
 
 
+# The tests' own identity: every role, and a subject no test order names as its customer.
+TESTER = "tester"
+ALL_ROLES = ("viewer", "operator", "approver")
+
+
+def verifier(issuer: LocalIssuer) -> TokenVerifier:
+    return TokenVerifier(issuer.issuer, issuer.audience, public_key_file=issuer.public_key_file)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
-def make_app(client: wf.DaprWorkflowClient, dapr_client: DaprClient) -> Callable[..., FastAPI]:
+def issuer(tmp_path: Path) -> LocalIssuer:
+    """A local token issuer, as `make run` has one, whose tokens the test API accepts."""
+    return local_issuer(tmp_path / "issuer")
+
+
+@pytest.fixture
+def tester_token(issuer: LocalIssuer) -> str:
+    return issuer.mint(TESTER, ALL_ROLES)
+
+
+@pytest.fixture
+def make_app(
+    client: wf.DaprWorkflowClient, dapr_client: DaprClient, issuer: LocalIssuer
+) -> Callable[..., FastAPI]:
     def build(**settings: Any) -> FastAPI:
-        return create_api(client, dapr_client, ApiSettings(**settings))
+        return create_api(
+            client, dapr_client, ApiSettings(**{"verifier": verifier(issuer), **settings})
+        )
 
     return build
 
 
 @pytest.fixture
-def api(make_app: Callable[..., FastAPI], runtime: wf.WorkflowRuntime) -> Iterator[TestClient]:
-    """The API (no token) over the real SDK clients, with the stand-in workflows running."""
-    with TestClient(make_app()) as http:
+def api(
+    make_app: Callable[..., FastAPI], runtime: wf.WorkflowRuntime, tester_token: str
+) -> Iterator[TestClient]:
+    """The API over the real SDK clients, with the stand-in workflows running; every request
+    carries the tester's token (all roles) unless it sends its own."""
+    with TestClient(make_app(), headers=bearer(tester_token)) as http:
         yield http
 
 
 @pytest.fixture
-def served_api(make_app: Callable[..., FastAPI], runtime: wf.WorkflowRuntime) -> Iterator[str]:
-    """The API served over HTTP by uvicorn; yields its base URL."""
+def served_api(
+    make_app: Callable[..., FastAPI],
+    runtime: wf.WorkflowRuntime,
+    tester_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    """The API served over HTTP by uvicorn; yields its base URL. `sagactl` (tests/cli)
+    sends the tester's token unless a test gives another."""
+    monkeypatch.setenv(TEST_TOKEN_VARIABLE, tester_token)
     server = ServedApi(make_app()).start()
     yield server.url
     server.stop()
+
+
+# Where `served_api` leaves the tester's token for `tests/cli/helpers.sagactl`.
+TEST_TOKEN_VARIABLE = "SAGACTL_TEST_TOKEN"

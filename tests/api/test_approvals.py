@@ -1,5 +1,6 @@
 """Approvals: pending `approval` runs are listed; approve and reject raise
-`approval_decision` with an `ApprovalDecided` into `approval-<orderId>`."""
+`approval_decision` with an `ApprovalDecided` into `approval-<orderId>`, the caller's token
+subject as the approver."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import datetime, timedelta
 import dapr.ext.workflow as wf
 from fastapi.testclient import TestClient
 
-from tests.api.harness import approval_request, finished, started
+from foundation.tokens import LocalIssuer
+from tests.api.harness import approval_request, bearer, finished, started
 
 
 def request_approval(
@@ -28,7 +30,7 @@ def test_pending_approvals_are_listed_with_order_amount_and_expiry(
     request_approval(api, client, "a-1", 250_000)
     request_approval(api, client, "a-2", 300_000)
     request_approval(api, client, "a-3")
-    api.post("/v1/approvals/a-3/approve", json={"approver": "ops"})
+    api.post("/v1/approvals/a-3/approve")
     finished(client, "approval-a-3")
 
     body = api.get("/v1/approvals", params={"status": "pending"}).json()
@@ -48,11 +50,13 @@ def test_pending_approvals_are_listed_with_order_amount_and_expiry(
 
 
 def test_approve_raises_the_decision_into_the_approval_run(
-    api: TestClient, client: wf.DaprWorkflowClient
+    api: TestClient, client: wf.DaprWorkflowClient, issuer: LocalIssuer
 ) -> None:
     request_approval(api, client, "a-4")
 
-    response = api.post("/v1/approvals/a-4/approve", json={"approver": "alice"})
+    response = api.post(
+        "/v1/approvals/a-4/approve", headers=bearer(issuer.mint("alice", ["approver"]))
+    )
 
     assert response.status_code == 202
     assert response.json() == {"orderId": "a-4", "instanceId": "approval-a-4", "approved": True}
@@ -60,11 +64,15 @@ def test_approve_raises_the_decision_into_the_approval_run(
     assert output == {"decision": {"orderId": "a-4", "approved": True, "approver": "alice"}}
 
 
-def test_reject_carries_the_reason(api: TestClient, client: wf.DaprWorkflowClient) -> None:
+def test_reject_carries_the_reason(
+    api: TestClient, client: wf.DaprWorkflowClient, issuer: LocalIssuer
+) -> None:
     request_approval(api, client, "a-5")
 
     response = api.post(
-        "/v1/approvals/a-5/reject", json={"approver": "bob", "reason": "over budget"}
+        "/v1/approvals/a-5/reject",
+        json={"reason": "over budget"},
+        headers=bearer(issuer.mint("bob", ["approver"])),
     )
 
     assert response.json()["approved"] is False
@@ -81,26 +89,28 @@ def test_deciding_an_unknown_or_decided_approval_is_refused(
     api: TestClient, client: wf.DaprWorkflowClient
 ) -> None:
     request_approval(api, client, "a-6")
-    api.post("/v1/approvals/a-6/approve", json={"approver": "alice"})
+    api.post("/v1/approvals/a-6/approve")
     finished(client, "approval-a-6")
 
-    unknown = api.post("/v1/approvals/nobody/approve", json={"approver": "alice"})
-    decided = api.post("/v1/approvals/a-6/reject", json={"approver": "bob", "reason": "late"})
+    unknown = api.post("/v1/approvals/nobody/approve")
+    decided = api.post("/v1/approvals/a-6/reject", json={"reason": "late"})
 
     assert unknown.status_code == 404
-    assert unknown.json()["error"]["code"] == "APPROVAL_NOT_FOUND"
+    assert unknown.json()["code"] == "APPROVAL_NOT_FOUND"
     assert decided.status_code == 409
-    assert decided.json()["error"]["code"] == "APPROVAL_NOT_PENDING"
+    assert decided.json()["code"] == "APPROVAL_NOT_PENDING"
 
 
-def test_a_decision_needs_an_approver_and_a_rejection_a_reason(api: TestClient) -> None:
+def test_the_approver_is_never_a_body_field_and_a_rejection_needs_a_reason(
+    api: TestClient,
+) -> None:
     for path, body in (
-        ("/v1/approvals/a-7/approve", {}),
-        ("/v1/approvals/a-7/approve", {"approver": ""}),
-        ("/v1/approvals/a-7/reject", {"approver": "bob"}),
-        ("/v1/approvals/bad%20id/approve", {"approver": "bob"}),
+        ("/v1/approvals/a-7/approve", {"approver": "alice"}),
+        ("/v1/approvals/a-7/reject", {}),
+        ("/v1/approvals/a-7/reject", {"approver": "bob", "reason": "no"}),
+        ("/v1/approvals/bad%20id/approve", {}),
     ):
         response = api.post(path, json=body)
         assert response.status_code == 422, (path, body)
-        assert response.json()["error"]["code"] == "VALIDATION_FAILED"
+        assert response.json()["code"] == "VALIDATION_FAILED"
     assert api.get("/v1/approvals", params={"status": "decided"}).status_code == 422

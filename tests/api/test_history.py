@@ -47,7 +47,7 @@ def test_history_of_an_unknown_run_is_404(api: TestClient) -> None:
     for path in ("/v1/runs/ghost/history", "/v1/runs/ghost/history/mermaid"):
         response = api.get(path)
         assert response.status_code == 404
-        assert response.json()["error"]["code"] == "WORKFLOW_NOT_FOUND"
+        assert response.json()["code"] == "WORKFLOW_NOT_FOUND"
 
 
 def test_mermaid_draws_activities_timers_events_and_completion(

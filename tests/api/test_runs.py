@@ -17,6 +17,7 @@ from tests.api.harness import (
     FAILING_CUSTOMER,
     WAITING_CUSTOMER,
     approval_request,
+    bearer,
     finished,
     order,
     started,
@@ -25,9 +26,11 @@ from tests.api.harness import (
 
 def error_of(response: Any) -> tuple[int, str]:
     body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["message"], body
-    return response.status_code, body["error"]["code"]
+    assert response.headers["content-type"] == "application/problem+json", body
+    assert {"type", "title", "status", "detail", "instance", "code"} <= set(body), body
+    assert body["status"] == response.status_code, body
+    assert body["detail"], body
+    return response.status_code, body["code"]
 
 
 def wait_status(api: TestClient, instance_id: str, status: str) -> None:
@@ -47,9 +50,10 @@ def start_saga(api: TestClient, order_id: str, customer: str = "cust-1") -> str:
 
 
 def test_a_bare_order_starts_a_saga_named_for_the_order_with_the_configured_config(
-    make_app: Any, runtime: wf.WorkflowRuntime, client: wf.DaprWorkflowClient
+    make_app: Any, runtime: wf.WorkflowRuntime, client: wf.DaprWorkflowClient, tester_token: str
 ) -> None:
-    with TestClient(make_app(saga_config=SagaConfig(approval_threshold_cents=7))) as api:
+    app = make_app(saga_config=SagaConfig(approval_threshold_cents=7))
+    with TestClient(app, headers=bearer(tester_token)) as api:
         response = api.post("/v1/workflows/order_saga/runs", json={"input": order("o-1")})
 
     assert response.status_code == 201
@@ -106,7 +110,7 @@ def test_an_invalid_input_is_422_with_the_reason(api: TestClient) -> None:
     response = api.post("/v1/workflows/order_saga/runs", json={"input": bad_order})
 
     assert error_of(response) == (422, "VALIDATION_FAILED")
-    assert "cardNumber" in response.json()["error"]["message"]
+    assert "cardNumber" in response.json()["detail"]
     not_an_object = api.post("/v1/workflows/approval/runs", json={"input": [1, 2]})
     assert error_of(not_an_object) == (422, "VALIDATION_FAILED")
 
@@ -120,7 +124,7 @@ def test_a_malformed_body_is_422_in_the_api_error_shape(api: TestClient) -> None
 
     for answer in (response, unknown_field, bad_id):
         assert error_of(answer) == (422, "VALIDATION_FAILED")
-        assert answer.json()["error"]["details"]
+        assert answer.json()["errors"]
 
 
 def test_starting_a_running_instance_id_again_is_409(
@@ -420,7 +424,7 @@ def test_purge_all_filtered_by_status_and_forced_for_a_status_that_is_not_termin
 
     assert failed == {"purged": 1, "instanceIds": ["order-all-2"]}
     assert error_of(not_forced) == (422, "VALIDATION_FAILED")
-    assert "force" in not_forced.json()["error"]["message"]
+    assert "force" in not_forced.json()["detail"]
     assert running.json() == {"purged": 1, "instanceIds": ["order-all-3"]}
     assert sorted(everything_terminal["instanceIds"]) == ["order-all-1", "order-all-4"]
     assert api.get("/v1/runs", params={"pageSize": 100}).json()["items"] == []

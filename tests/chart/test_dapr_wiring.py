@@ -127,7 +127,7 @@ def _build_inventory() -> Any:
 def _build_payment() -> Any:
     from services.payment.app import build_app
 
-    return build_app(MagicMock(), 500_000)
+    return build_app(MagicMock(), 500_000, MagicMock())
 
 
 def _build_shipping() -> Any:

@@ -291,12 +291,19 @@ def test_secrets_are_only_referenced_never_inline(each_render: Render) -> None:
 def test_tokens_and_passwords_come_from_the_named_secrets(renders: dict[str, Render]) -> None:
     pinned = renders["digests"]
     [api] = pinned.deployment("orchestrator")["spec"]["template"]["spec"]["containers"]
-    token = {"name": "orchestrator-api-token", "key": "token"}
-    assert {e["name"]: e for e in api["env"]}["API_TOKEN"]["valueFrom"]["secretKeyRef"] == token
+    api_env = {e["name"]: e.get("value") for e in api["env"]}
+    assert api_env["AUTH_JWKS_URL"] == (
+        "https://idp.example/realms/saga/protocol/openid-connect/certs"
+    )
+    assert api_env["AUTH_ISSUER"] == "https://idp.example/realms/saga"
+    assert api_env["AUTH_ROLES_CLAIM"] == "realm_access.roles"
     [operator] = pinned.deployment("operator")["spec"]["template"]["spec"]["containers"]
-    assert {e["name"]: e for e in operator["env"]}["ORCHESTRATOR_TOKEN"]["valueFrom"][
-        "secretKeyRef"
-    ] == token
+    client = {e["name"]: e for e in operator["env"]}
+    assert client["ORCHESTRATOR_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "workflowrun-operator-client",
+        "key": "clientSecret",
+    }
+    assert client["ORCHESTRATOR_AUTH_URL"]["value"].endswith("/openid-connect/token")
     for app in APP_IDS:
         annotations = pinned.deployment(app)["spec"]["template"]["metadata"]["annotations"]
         assert annotations["dapr.io/api-token-secret"] == "dapr-api-token"

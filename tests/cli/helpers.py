@@ -15,6 +15,7 @@ from sagactl.exit_codes import ExitCode
 from tests.api.harness import (
     FAILING_CUSTOMER,
     ROOT,
+    TEST_TOKEN_VARIABLE,
     WAITING_CUSTOMER,
     finished,
     order,
@@ -31,6 +32,9 @@ def sagactl(
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_API_")}
     env["SAGA_API_URL"] = url
+    # No config file but the test's: the user's own must not decide a test.
+    env["SAGACTL_CONFIG"] = os.devnull
+    token = token if token is not None else os.environ.get(TEST_TOKEN_VARIABLE)
     if token is not None:
         env["SAGA_API_TOKEN"] = token
     env.update(extra_env or {})

@@ -5,16 +5,19 @@ by uvicorn over the real SDK clients on the embedded sidecar. Checks what people
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dapr.ext.workflow as wf
+import pytest
 import yaml
 from dapr.clients import DaprClient
 from fastapi import FastAPI
 
+from foundation.tokens import LocalIssuer
 from sagactl.exit_codes import ExitCode
 from services.contracts.names import SKU_CATALOGUE_KEY, STATESTORE, stock_key
+from services.payment.card_api import create_card_api, serve_card_api
 from testkit.polling import wait_until
 from testkit.ports import free_port
 from tests.api.harness import (
@@ -26,6 +29,7 @@ from tests.api.harness import (
     started,
 )
 from tests.cli.helpers import as_json, ok, sagactl, start
+from tests.services.memory_store import MemoryStore, memory_vault
 
 
 def test_run_get_and_list_for_people_and_for_scripts(
@@ -97,26 +101,46 @@ def test_exit_codes_tell_scripts_what_went_wrong(
         assert result.stdout == ""
 
 
-def test_a_token_is_sent_from_the_flag_or_the_environment(
-    make_app: Callable[..., FastAPI], runtime: wf.WorkflowRuntime
+def test_a_token_is_sent_from_the_flag_the_environment_or_the_config_file(
+    make_app: Callable[..., FastAPI],
+    runtime: wf.WorkflowRuntime,
+    issuer: LocalIssuer,
+    tmp_path: Path,
 ) -> None:
-    server = ServedApi(make_app(token="s3cret")).start()
+    token = issuer.mint("vera", ["viewer"])
+    config = tmp_path / "sagactl.yaml"
+    config.write_text(f"token: {token}\n")
+    config.chmod(0o600)
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(f"token: {token}\n")
+    shared.chmod(0o644)
+    server = ServedApi(make_app()).start()
     try:
-        refused = sagactl(server.url, "workflow", "list")
+        refused = sagactl(server.url, "workflow", "list", token="")
         wrong = sagactl(server.url, "workflow", "list", "--token", "nope")
-        from_flag = sagactl(server.url, "workflow", "list", "--token", "s3cret")
-        from_env = sagactl(server.url, "workflow", "list", token="s3cret")
+        from_flag = sagactl(server.url, "workflow", "list", "--token", token)
+        from_env = sagactl(server.url, "workflow", "list", token=token)
+        from_file = sagactl(
+            server.url, "workflow", "list", token="", extra_env={"SAGACTL_CONFIG": str(config)}
+        )
+        readable = sagactl(
+            server.url, "workflow", "list", token="", extra_env={"SAGACTL_CONFIG": str(shared)}
+        )
+        forbidden = sagactl(server.url, "orders", "cancel", "x", token=token)
     finally:
         server.stop()
 
     assert refused.returncode == ExitCode.UNAUTHORIZED
     assert "UNAUTHORIZED" in refused.stderr
     assert wrong.returncode == ExitCode.UNAUTHORIZED
+    assert forbidden.returncode == ExitCode.UNAUTHORIZED
+    assert "FORBIDDEN" in forbidden.stderr
+    assert readable.returncode == ExitCode.USAGE
+    assert "chmod 600" in readable.stderr
     # An empty listing says so on stderr, as kubectl does; stdout stays empty.
-    assert ok(from_flag) == ""
-    assert from_flag.stderr.strip() == "No resources found."
-    assert ok(from_env) == ""
-    assert from_env.stderr.strip() == "No resources found."
+    for result in (from_flag, from_env, from_file):
+        assert ok(result) == ""
+        assert result.stderr.strip() == "No resources found."
 
 
 def test_raise_event_suspend_resume_terminate_and_history(
@@ -224,36 +248,34 @@ def test_approvals_are_listed_approved_and_rejected(
     assert {line.split()[0] for line in table.splitlines()[1:]} == {"a-1", "a-2"}
     assert "250000" in table
 
-    assert ok(sagactl(served_api, "approvals", "approve", "a-1", "--approver", "alice")) == (
-        "Order 'a-1' approved by alice\n"
-    )
-    rejected = sagactl(
-        served_api,
-        "approvals",
-        "reject",
-        "a-2",
-        "--approver",
-        "bob",
-        "--reason",
-        "budget",
-        "-o",
-        "json",
-    )
+    assert ok(sagactl(served_api, "approvals", "approve", "a-1")) == "Order 'a-1' approved\n"
+    rejected = sagactl(served_api, "approvals", "reject", "a-2", "--reason", "budget", "-o", "json")
     assert as_json(rejected) == {"orderId": "a-2", "instanceId": "approval-a-2", "approved": False}
     finished(client, "approval-a-1")
     finished(client, "approval-a-2")
     assert as_json(sagactl(served_api, "approvals", "list", "-o", "json")) == []
-    again = sagactl(served_api, "approvals", "approve", "a-1", "--approver", "alice")
+    again = sagactl(served_api, "approvals", "approve", "a-1")
     assert again.returncode == ExitCode.CONFLICT
-    assert sagactl(served_api, "approvals", "approve", "zz", "--approver", "x").returncode == (
-        ExitCode.NOT_FOUND
-    )
-    assert sagactl(served_api, "approvals", "reject", "a-1", "--approver", "x").returncode == (
-        ExitCode.USAGE
-    )
+    assert sagactl(served_api, "approvals", "approve", "zz").returncode == ExitCode.NOT_FOUND
+    assert sagactl(served_api, "approvals", "reject", "a-1").returncode == ExitCode.USAGE
+    # The approver is the token's subject: a flag naming someone else does not exist.
+    named = sagactl(served_api, "approvals", "approve", "a-1", "--approver", "alice")
+    assert named.returncode == ExitCode.USAGE
 
 
-def test_orders_are_placed_from_flags_or_a_file(served_api: str, tmp_path: Path) -> None:
+@pytest.fixture
+def card_vault() -> Iterator[tuple[str, MemoryStore]]:
+    """The payment service's card edge on a free port, its vault in memory."""
+    store, port = MemoryStore(), free_port()
+    server = serve_card_api(create_card_api(memory_vault(store)), "127.0.0.1", port)
+    yield f"http://127.0.0.1:{port}", store
+    server.should_exit = True
+
+
+def test_orders_are_placed_from_flags_or_a_file(
+    served_api: str, tmp_path: Path, card_vault: tuple[str, MemoryStore]
+) -> None:
+    vault_url, vault_store = card_vault
     from_flags = sagactl(
         served_api,
         "orders",
@@ -268,12 +290,28 @@ def test_orders_are_placed_from_flags_or_a_file(served_api: str, tmp_path: Path)
         "SKU-2:1:500",
         "--card",
         "4111111111111111",
+        "--vault-url",
+        vault_url,
         "--country",
         "DE",
         "-o",
         "json",
     )
     assert as_json(from_flags) == {"orderId": "o-1", "sagaId": "order-o-1"}
+    # The card went to the vault (the order carries its token instead).
+    assert len(vault_store.items) == 1
+    with_token = sagactl(
+        served_api,
+        "orders",
+        "place",
+        "--customer",
+        "c",
+        "--sku",
+        "SKU-1:1:1",
+        "--payment-token",
+        "tok_cliCliCliCliCliCliCli",
+    )
+    assert "accepted" in ok(with_token)
 
     path = tmp_path / "order.json"
     path.write_text(json.dumps(order("o-2")))
@@ -289,13 +327,13 @@ def test_orders_are_placed_from_flags_or_a_file(served_api: str, tmp_path: Path)
     bad_line = sagactl(
         served_api, "orders", "place", "--customer", "c", "--sku", "SKU-1:two", "--card", "4111"
     )
-    refused = sagactl(
-        served_api, "orders", "place", "--customer", "c", "--sku", "SKU-1:1:1", "--card", "12"
-    )
-    for result in (incomplete, bad_line, refused):
+    short_card = ("orders", "place", "--customer", "c", "--sku", "SKU-1:1:1", "--card", "12")
+    refused = sagactl(served_api, *short_card, "--vault-url", vault_url)
+    both = sagactl(served_api, *short_card, "--payment-token", "tok_cliCliCliCliCliCliCli")
+    for result in (incomplete, bad_line, refused, both):
         assert result.returncode == ExitCode.USAGE, result.stderr
-    assert "--sku, --card" in incomplete.stderr
-    assert "cardNumber" in refused.stderr
+    assert "--sku, --card or --payment-token" in incomplete.stderr
+    assert "the card vault refused" in refused.stderr
 
 
 def test_inventory_stock_shows_the_levels(served_api: str, dapr_client: DaprClient) -> None:
@@ -316,5 +354,5 @@ def test_inventory_stock_shows_the_levels(served_api: str, dapr_client: DaprClie
         ["SKU-1", "9", "1"],
         ["SKU-2", "0", "0"],
     ]
-    assert one == [{"sku": "SKU-2", "available": 0, "reserved": 0}]
+    assert one == [{"sku": "SKU-2", "available": 0, "reserved": 0, "shipped": 0}]
     assert missing.returncode == ExitCode.NOT_FOUND

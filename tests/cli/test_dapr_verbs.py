@@ -6,6 +6,7 @@ ignored), --watch, and -k through kubectl."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import dapr.ext.workflow as wf
 
 from sagactl.exit_codes import ExitCode
 from testkit.polling import wait_until
-from tests.api.harness import ROOT, finished, order
+from tests.api.harness import ROOT, TEST_TOKEN_VARIABLE, finished, order
 from tests.cli.helpers import as_json, ok, sagactl, sagas
 
 
@@ -209,6 +210,7 @@ def test_watch_lists_again_until_ctrl_c(served_api: str, client: wf.DaprWorkflow
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env={**os.environ, "SAGA_API_TOKEN": os.environ[TEST_TOKEN_VARIABLE]},
     )
     assert watcher.stdout is not None
     headers = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import io
 import json
+import os
 import re
 import shlex
 import signal
@@ -55,11 +56,29 @@ def children() -> Iterator[list[RunnerProcess]]:
         child.stop()
 
 
-def sagactl(command: str) -> subprocess.CompletedProcess[str]:
-    """A command exactly as the instructions print it, run from the repository root."""
+def sagactl(command: str, shell: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A command exactly as the instructions print it, run from the repository root in a
+    shell holding the variables the instructions set (`$NAME` expanded, as a shell would)."""
+    for name, value in shell.items():
+        command = command.replace(f"${name}", value)
     return subprocess.run(
-        shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        shlex.split(command),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "SAGACTL_CONFIG": os.devnull, **shell},
     )
+
+
+def variables(banner: list[str]) -> dict[str, str]:
+    """The shell variables the instructions set (`export NAME=value`, `NAME=value`)."""
+    found = (ASSIGNMENT.match(line.strip()) for line in banner)
+    return {m["name"]: m["value"] for m in found if m}
+
+
+ASSIGNMENT = re.compile(r"^(export )?(?P<name>[A-Z_]+)=(?P<value>\S+)$")
 
 
 def _verb(command: str) -> str:
@@ -121,6 +140,10 @@ def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
 
     commands = [line.strip() for line in banner if line.strip().startswith(".venv/bin/sagactl")]
     by_verb = {_verb(c): c for c in commands}
+    # The tokens the instructions print: an operator's (exported), an approver's, a viewer's.
+    shell = variables(banner)
+    assert set(shell) == {"SAGA_API_TOKEN", "APPROVER_TOKEN", "VIEWER_TOKEN"}
+    operator = {"Authorization": f"Bearer {shell['SAGA_API_TOKEN']}"}
     assert set(by_verb) >= {
         "orders place",
         "workflow get",
@@ -136,25 +159,29 @@ def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
     # The session the instructions describe, command by command, as a reader would type
     # it; the waits in between ask the API directly.
     def run_status(order_id: str) -> str:
-        response = httpx.get(f"{api}/v1/runs/order-{order_id}", timeout=5)
+        response = httpx.get(f"{api}/v1/runs/order-{order_id}", headers=operator, timeout=5)
         return str(response.json()["status"]) if response.status_code == 200 else ""
 
     def pending(order_id: str) -> bool:
-        items = httpx.get(f"{api}/v1/approvals", timeout=5).json()["items"]
+        items = httpx.get(f"{api}/v1/approvals", headers=operator, timeout=5).json()["items"]
         return any(item["orderId"] == order_id for item in items)
 
     small_id, big_id = (_flag(c, "--order-id") for c in (small_place, big_place))
-    assert sagactl(small_place).returncode == 0
+    assert sagactl(small_place, shell).returncode == 0
     wait_until(lambda: run_status(small_id) == "COMPLETED", timeout=30, what="small order")
-    assert "COMPLETED" in sagactl(small_get).stdout
-    assert sagactl(big_place).returncode == 0
+    assert "COMPLETED" in sagactl(small_get, shell).stdout
+    assert sagactl(big_place, shell).returncode == 0
     wait_until(lambda: pending(big_id), timeout=30, what="the approval of the big order")
-    assert big_id in sagactl(by_verb["approvals list"]).stdout
-    approved = sagactl(by_verb["approvals approve"])
+    assert big_id in sagactl(by_verb["approvals list"], shell).stdout
+    approved = sagactl(by_verb["approvals approve"], shell)
     assert approved.returncode == 0, approved.stderr
     wait_until(lambda: run_status(big_id) == "COMPLETED", timeout=30, what="big order")
-    assert "COMPLETED" in sagactl(big_get).stdout
-    diagram = sagactl(mermaid).stdout
+    assert "COMPLETED" in sagactl(big_get, shell).stdout
+    # The viewer reads; the approval was decided as the approver's token says.
+    assert sagactl(by_verb["inventory stock"], shell).returncode == 0
+    big = httpx.get(f"{api}/v1/runs/approval-{big_id}", headers=operator, timeout=5).json()
+    assert big["output"]["approver"] == "demo-approver"
+    diagram = sagactl(mermaid, shell).stdout
     assert diagram.startswith("sequenceDiagram")
     assert f"approval (approval-{big_id})" in diagram
     assert "wf-->>client: COMPLETED" in diagram
@@ -217,18 +244,24 @@ def test_demo_runs_every_kind_of_order_to_its_expected_end(
         assert tuple(order["compensations"]) == expected.compensations, order
         assert order["approval"] == expected.approval, order
     assert summary["outcomes"] == {"completed": 2, "compensated": 3, "rejected": 2}
-    # Stock conserved: per SKU, nothing appeared or vanished, and what stays reserved is
-    # exactly what the two completed orders bought.
+    # Stock conserved: per SKU, nothing appeared or vanished, what shipped is exactly what
+    # the two completed orders bought, and nothing stays reserved.
     for sku in summary["stock"]:
         before, after = sku["before"], sku["after"]
-        assert before["available"] + before["reserved"] == after["available"] + after["reserved"]
-        assert after["reserved"] - before["reserved"] == sku["completedUnits"]
+        assert sum(before.values()) == sum(after.values())
+        assert after["shipped"] - before["shipped"] == sku["completedUnits"]
+        assert after["reserved"] == before["reserved"]
     assert sum(s["completedUnits"] for s in summary["stock"]) > 0
 
 
 # --- the generator's pure parts -----------------------------------------------------------
 
 STOCK = {f"SKU-00{i}": Stock(100, 0) for i in range(1, 6)}
+
+
+def TOKENS(card: str) -> str:
+    """A stand-in for the card vault: a token per card (the generator's are the vault's)."""
+    return f"tok_demo{card[-4:]}Demo{card[-4:]}"
 
 
 def test_mix_has_every_kind_and_the_right_total() -> None:
@@ -248,7 +281,9 @@ def test_mix_has_every_kind_and_the_right_total() -> None:
 
 
 def test_orders_of_each_kind_are_built_to_end_as_expected() -> None:
-    orders = build_orders(60, "t1", STOCK, approval_threshold_cents=100_000, seed=7)
+    orders = build_orders(
+        60, "t1", STOCK, approval_threshold_cents=100_000, seed=7, tokenize=TOKENS
+    )
     assert len({o.order_id for o in orders}) == 60
     assert all(o.order_id.startswith("t1-") for o in orders)
     demand: collections.Counter[str] = collections.Counter()
@@ -270,7 +305,8 @@ def test_orders_of_each_kind_are_built_to_end_as_expected() -> None:
             for line in demo.order.items:
                 if line.sku in STOCK:
                     demand[line.sku] += line.quantity
-        assert (demo.order.card_number == DECLINING_TEST_CARD) == (demo.kind == Kind.CARD_DECLINED)
+        assert (demo.card == DECLINING_TEST_CARD) == (demo.kind == Kind.CARD_DECLINED)
+        assert demo.order.payment_token == TOKENS(demo.card)
         assert (demo.order.shipping_address.country == "BR") == (demo.kind == Kind.UNSHIPPABLE)
     # Every reservation fits at once, whatever order the sagas run in.
     assert all(demand[sku] <= STOCK[sku].available for sku in demand)
@@ -286,7 +322,11 @@ def _run(output: dict[str, Any], status: str = "COMPLETED") -> dict[str, Any]:
 
 
 def test_judge_compares_each_end_with_its_kind() -> None:
-    (declined,) = [o for o in build_orders(7, "t2", STOCK, seed=1) if o.kind == Kind.CARD_DECLINED]
+    (declined,) = [
+        o
+        for o in build_orders(7, "t2", STOCK, seed=1, tokenize=TOKENS)
+        if o.kind == Kind.CARD_DECLINED
+    ]
     good = judge(
         declined,
         _run(
@@ -309,19 +349,24 @@ def test_judge_compares_each_end_with_its_kind() -> None:
 
 def test_stock_check_finds_lost_and_leaked_units() -> None:
     order = DemoOrder(
-        Kind.NORMAL, build_orders(1, "t3", {"SKU-001": Stock(100, 0)}, seed=2)[0].order
+        Kind.NORMAL,
+        build_orders(1, "t3", {"SKU-001": Stock(100, 0)}, seed=2, tokenize=TOKENS)[0].order,
     )
     bought = order.order.items[0].quantity
     report = judge(order, _run({"orderId": order.order_id, "outcome": "completed"}))
     before = {"SKU-001": Stock(100, 0)}
-    conserved = stock_reports(before, {"SKU-001": Stock(100 - bought, bought)}, [report], [order])
-    assert conserved == [StockReport("SKU-001", Stock(100, 0), Stock(100 - bought, bought), bought)]
+    shipped = Stock(100 - bought, 0, bought)
+    conserved = stock_reports(before, {"SKU-001": shipped}, [report], [order])
+    assert conserved == [StockReport("SKU-001", Stock(100, 0), shipped, bought)]
     assert stock_problems(conserved) == []
-    lost = stock_reports(before, {"SKU-001": Stock(99 - bought, bought)}, [report], [order])
-    assert stock_problems(lost) == [f"SKU-001: available + reserved was 100, is {99}"]
-    leaked = stock_reports(before, {"SKU-001": Stock(99 - bought, bought + 1)}, [report], [order])
-    assert stock_problems(leaked) == [
-        f"SKU-001: reserved grew by {bought + 1}, the completed orders hold {bought}"
+    lost = stock_reports(before, {"SKU-001": Stock(99 - bought, 0, bought)}, [report], [order])
+    assert stock_problems(lost) == [f"SKU-001: available + reserved + shipped was 100, is {99}"]
+    leaked = stock_reports(before, {"SKU-001": Stock(99 - bought, 1, bought)}, [report], [order])
+    assert stock_problems(leaked) == ["SKU-001: reserved went from 0 to 1 with every saga ended"]
+    unshipped = stock_reports(before, {"SKU-001": Stock(100 - bought, bought)}, [report], [order])
+    assert stock_problems(unshipped) == [
+        f"SKU-001: shipped grew by 0, the completed orders bought {bought}",
+        f"SKU-001: reserved went from 0 to {bought} with every saga ended",
     ]
     # While a saga is unfinished it may hold stock: only the total is checked.
     assert stock_problems(leaked, all_ended=False) == []
@@ -358,7 +403,7 @@ def test_the_launcher_fixes_every_port_so_the_runner_plans_the_same(tmp_path: Pa
 
 
 def test_a_stuck_saga_fails_the_summary_and_skips_the_reservation_check() -> None:
-    orders = build_orders(2, "t4", STOCK, seed=3)
+    orders = build_orders(2, "t4", STOCK, seed=3, tokenize=TOKENS)
     (normal,) = (o for o in orders if o.kind == Kind.NORMAL)
     (approved,) = (o for o in orders if o.kind == Kind.APPROVED)
     reports = [
@@ -386,7 +431,9 @@ def test_a_stuck_saga_fails_the_summary_and_skips_the_reservation_check() -> Non
 
 def _progress() -> Progress:
     """Seven orders: one pending, one in flight, the rest ended as expected."""
-    tracked = [Tracked(demo, due=0) for demo in build_orders(7, "t5", STOCK, seed=5)]
+    tracked = [
+        Tracked(demo, due=0) for demo in build_orders(7, "t5", STOCK, seed=5, tokenize=TOKENS)
+    ]
     for item in tracked[1:]:
         item.placed_at = 0.0
         item.stage = "reserving"

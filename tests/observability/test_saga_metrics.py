@@ -17,6 +17,7 @@ from services.contracts.messages import Address, OrderLine, OrderPlaced, Payment
 from services.contracts.names import (
     AppId,
     CompensationName,
+    CompletionName,
     EventType,
     StepName,
     Topic,
@@ -33,14 +34,17 @@ ORDERS_DEAD_LETTERS = subscription(AppId.ORCHESTRATOR, Topic.ORDERS).dead_letter
 THRESHOLD_CENTS = 100_000
 
 
-def _order(
-    order_id: str, *, quantity: int = 1, price: int = 2_500, card: str = GOOD_TEST_CARD
-) -> OrderPlaced:
+# Orders paying with the declining test card; the others pay with the good one. Each card
+# is tokenized by the platform's card vault when its order is placed (`_place`).
+DECLINED = {"obs-declined"}
+
+
+def _order(order_id: str, *, quantity: int = 1, price: int = 2_500) -> OrderPlaced:
     return OrderPlaced(
         order_id=order_id,
         customer_id="cust-metrics",
         items=[OrderLine(sku=STOCKED, quantity=quantity, unit_price_cents=price)],
-        card_number=card,
+        payment_token="tok_notYetTokenizedNotYet",
         shipping_address=Address(
             line1="1 Main St", city="Springfield", postal_code="1", country="US"
         ),
@@ -52,7 +56,7 @@ ORDERS = {
     "obs-completed-1": (_order("obs-completed-1"), "completed"),
     "obs-completed-2": (_order("obs-completed-2", quantity=2), "completed"),
     "obs-approved": (_order("obs-approved", price=THRESHOLD_CENTS + 50_000), "completed"),
-    "obs-declined": (_order("obs-declined", card=DECLINING_TEST_CARD), "compensated"),
+    "obs-declined": (_order("obs-declined"), "compensated"),
     "obs-no-stock": (_order("obs-no-stock", quantity=900), "rejected"),
 }
 
@@ -86,8 +90,10 @@ def prometheus(
 
 
 def _place(platform: Platform, order: OrderPlaced) -> None:
+    card = DECLINING_TEST_CARD if order.order_id in DECLINED else GOOD_TEST_CARD
+    paying = order.model_copy(update={"payment_token": platform.token_for(card)})
     response = platform.api.post(
-        "/v1/orders", content=order.to_json(), headers={"content-type": "application/json"}
+        "/v1/orders", content=paying.to_json(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 202, response.text
 
@@ -127,7 +133,7 @@ def test_prometheus_counts_a_mixed_batch_by_outcome(
     )
     [deadline] = prometheus.query("saga_approval_next_deadline_timestamp_seconds")
     assert float(deadline["value"][1]) > time.time()
-    approved = platform.api.post("/v1/approvals/obs-approved/approve", json={"approver": "ops"})
+    approved = platform.api.post("/v1/approvals/obs-approved/approve", json={"reason": "checked"})
     assert approved.status_code == 202, approved.text
 
     for order_id, (_, outcome) in ORDERS.items():
@@ -166,6 +172,7 @@ def test_prometheus_counts_a_mixed_batch_by_outcome(
         "compensated": 1.0,
         "rejected": 1.0,
         "compensation_failed": 0.0,
+        "cancelled": 0.0,
     }
     assert prometheus.values_by("sum(saga_started_total)", "") == {"": 5.0}
     steps = {
@@ -178,6 +185,7 @@ def test_prometheus_counts_a_mixed_batch_by_outcome(
         (StepName.CHARGE, "success"): 3.0,
         (StepName.CHARGE, "failure"): 1.0,
         (StepName.SHIP, "success"): 3.0,
+        (CompletionName.COMMIT, "success"): 3.0,  # the shipments consumed their reservations
     }
     assert prometheus.values_by(
         'saga_compensations_total{result="acknowledged"} > 0', "compensation"

@@ -16,10 +16,11 @@ import itertools
 import json
 import logging
 import os
-import secrets
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dapr.ext.workflow as wf
@@ -32,16 +33,22 @@ import uvicorn
 from dapr.clients import DaprClient
 from kopf.testing import KopfRunner
 
+from foundation.tokens import local_issuer
 from testkit.polling import wait_until
 from testkit.ports import free_port
+from testkit.process import ROOT
 from testkit.sidecar import SidecarProcess
 from tests.operator import rbac
 from tests.operator.cluster import RESOURCE, WorkflowRunsInKmock
 from tests.operator.stand_ins import register_stand_ins
 
+# The API checks tokens of a local issuer; the operator holds one with the operator role.
+ISSUER = local_issuer(Path(tempfile.mkdtemp(prefix="operator-tests-issuer-")))
 _OPERATOR_ENV = {
     "ORCHESTRATOR_URL": f"http://127.0.0.1:{free_port()}",
-    "ORCHESTRATOR_TOKEN": secrets.token_urlsafe(16),
+    "ORCHESTRATOR_TOKEN": ISSUER.mint(
+        "system:serviceaccount:saga:workflowrun-operator", ["operator"]
+    ),
     "ORCHESTRATOR_TIMEOUT_SECONDS": "2",
     "SYNC_INTERVAL_SECONDS": "0.5",
     "RETRY_BASE_SECONDS": "0.2",
@@ -193,6 +200,19 @@ async def cluster(kmock: kmock.KubernetesEmulator) -> AsyncIterator[WorkflowRuns
 # -- the orchestrator: sidecar + workflow runtime + management API ------------------------
 
 
+@pytest.fixture
+def sidecar(tmp_path: Path) -> Iterator[SidecarProcess]:
+    """The orchestrator's sidecar with the platform's components: the API keeps its audit
+    trail in the state store."""
+    process = SidecarProcess(
+        data_dir=tmp_path / "sidecar",
+        app_id="orchestrator",
+        extra_args=["--resources-path", str(ROOT / "components")],
+    ).start()
+    yield process
+    process.stop()
+
+
 @dataclass
 class Orchestrator:
     """The real management API over the embedded runtime; `stop()`/`start()` take it down and
@@ -208,8 +228,12 @@ class Orchestrator:
 
     def start(self) -> None:
         from services.orchestrator.api import ApiSettings, create_api
+        from services.orchestrator.api.identity import TokenVerifier
 
-        app = create_api(self.workflows, self.dapr, ApiSettings(token=self.token))
+        verifier = TokenVerifier(
+            ISSUER.issuer, ISSUER.audience, public_key_file=ISSUER.public_key_file
+        )
+        app = create_api(self.workflows, self.dapr, ApiSettings(verifier=verifier))
         port = int(self.url.rsplit(":", 1)[1])
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         self._server = uvicorn.Server(config)

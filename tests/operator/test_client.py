@@ -21,13 +21,19 @@ from workflowrun_operator.client import (
     Unavailable,
     UnknownWorkflow,
 )
+from workflowrun_operator.credentials import ClientCredentials
 
 
 def answering(status: int, code: str | None = None) -> httpx.MockTransport:
     def respond(request: httpx.Request) -> httpx.Response:
         if code is None:
             return httpx.Response(status, text="upstream says no")
-        return httpx.Response(status, json={"error": {"code": code, "message": f"{code} here"}})
+        problem = {"type": "urn:x", "title": code, "status": status, "detail": f"{code} here"}
+        return httpx.Response(
+            status,
+            json={**problem, "instance": "/v1/x", "code": code},
+            headers={"Content-Type": "application/problem+json"},
+        )
 
     return httpx.MockTransport(respond)
 
@@ -60,6 +66,7 @@ async def get(transport: httpx.MockTransport) -> object:
         (422, "VALIDATION_FAILED", start, Invalid),
         (400, "INVALID_ARGUMENT", start, Invalid),
         (401, "UNAUTHORIZED", get, Unauthorized),
+        (403, "FORBIDDEN", get, Unauthorized),
         (502, "SIDECAR_ERROR", get, Unavailable),
         (503, "SIDECAR_UNAVAILABLE", get, Unavailable),
         (500, None, start, Unavailable),
@@ -104,3 +111,43 @@ async def test_requests_carry_the_token_and_escape_ids() -> None:
 
     assert seen[0].headers["Authorization"] == "Bearer s3cret"
     assert seen[0].url.raw_path == b"/v1/runs/a%2Fb/events/approval%20decision"
+
+
+async def test_client_credentials_are_fetched_once_and_renewed_after_a_401() -> None:
+    """The operator's token from the OIDC provider's token endpoint (client-credentials
+    grant): reused while valid, fetched anew when the API refuses it."""
+    grants: list[httpx.Request] = []
+    calls: list[str] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        grants.append(request)
+        return httpx.Response(200, json={"access_token": f"t{len(grants)}", "expires_in": 3600})
+
+    def api(request: httpx.Request) -> httpx.Response:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        calls.append(token)
+        if token == "t1" and len(calls) > 2:  # the provider rotated its key
+            return httpx.Response(401, json={"code": "UNAUTHORIZED", "detail": "expired"})
+        return httpx.Response(200, json={"instanceId": "wfr-x", "status": "RUNNING"})
+
+    credentials = ClientCredentials(
+        "http://idp/token",
+        "workflowrun-operator",
+        "s3cret",
+        scope="saga-api",
+        transport=httpx.MockTransport(provider),
+    )
+    client = OrchestratorClient(
+        "http://api", credentials=credentials, transport=httpx.MockTransport(api)
+    )
+    try:
+        for _ in range(3):
+            await client.get_run("wfr-x")
+    finally:
+        await client.aclose()
+
+    assert calls == ["t1", "t1", "t1", "t2"]
+    assert len(grants) == 2
+    form = dict(pair.split("=") for pair in grants[0].content.decode().split("&"))
+    assert form == {"grant_type": "client_credentials", "scope": "saga-api"}
+    assert grants[0].headers["Authorization"].startswith("Basic ")

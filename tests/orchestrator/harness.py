@@ -9,8 +9,9 @@ the test scripted, by publishing the reply on `saga-replies`. So every reply tra
 production path: pub/sub -> the saga-replies subscription -> `raise_workflow_event` -> the
 waiting saga. Nothing in the SDK is mocked.
 
-The same app records `order-status` events and the dead-letter topics, and an interceptor
-records how the app answered every delivery (SUCCESS / RETRY / DROP).
+The same app records `order-status` events, the orchestrator's own dead-letter inbox keeps
+the dead letters (read back through it), and an interceptor records how the app answered
+every delivery (SUCCESS / RETRY / DROP).
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ from services.contracts.messages import (
     CancelShipment,
     ChargePayment,
     Command,
+    CommitInventory,
     Contract,
     CreateShipment,
+    DeadLetter,
+    InventoryCommitted,
     InventoryRejected,
     InventoryReleased,
     InventoryReserved,
@@ -51,13 +55,12 @@ from services.contracts.messages import (
     ShipmentCreated,
     ShipmentFailed,
 )
-from services.contracts.names import PUBSUB, AppId, EventType, Topic, saga_instance_id
+from services.contracts.names import PUBSUB, EventType, Topic, saga_instance_id
 from services.contracts.topology import (
     COMMAND_TOPICS,
     COMMANDS,
-    GOOD_TEST_CARD,
-    SUBSCRIPTIONS,
 )
+from services.orchestrator.dead_letters import DeadLetterEntry, DeadLetterInbox
 from services.orchestrator.registration import register
 from services.orchestrator.subscriptions import OrchestratorSubscriptions, build_app
 from services.orchestrator.workflow_io import SagaConfig, SagaInput, SagaResult
@@ -81,7 +84,7 @@ def order(order_id: str, amount_cents: int = 5_000, sku: str = "SKU-1") -> Order
         customer_id="cust-1",
         items=[OrderLine(sku=sku, quantity=1, unit_price_cents=amount_cents)],
         currency="EUR",
-        card_number=GOOD_TEST_CARD,
+        payment_token="tok_orchestratorTestCard",
         shipping_address=Address(line1="1 Main St", city="Lyon", postal_code="69001", country="FR"),
     )
 
@@ -146,6 +149,8 @@ def _reply(command: Command, behaviour: Behaviour) -> tuple[EventType, Contract]
         )
     if isinstance(command, ReleaseInventory):
         return EventType.INVENTORY_RELEASED, InventoryReleased.parse(ids)
+    if isinstance(command, CommitInventory):
+        return EventType.INVENTORY_COMMITTED, InventoryCommitted.parse(ids)
     if isinstance(command, RefundPayment):
         return EventType.PAYMENT_REFUNDED, PaymentRefunded.parse(
             {**ids, "charge_id": f"ch-{order_id}"}
@@ -163,7 +168,6 @@ class FakeServices:
         self.scripts: dict[str, dict[EventType, Behaviour]] = {}
         self.commands: list[Received] = []
         self.status_events: list[Received] = []
-        self.dead_letters: list[Received] = []
         self._status_ids: set[str] = set()
         self._lock = threading.Lock()
 
@@ -175,8 +179,6 @@ class FakeServices:
         for topic in sorted(set(COMMAND_TOPICS.values())):
             app.subscribe(PUBSUB, str(topic))(self.on_command)
         app.subscribe(PUBSUB, str(Topic.ORDER_STATUS))(self.on_status)
-        for subscription in SUBSCRIPTIONS[AppId.ORCHESTRATOR]:
-            app.subscribe(PUBSUB, subscription.dead_letter_topic)(self.on_dead_letter)
 
     def on_command(self, event: SubscriptionMessage) -> TopicEventResponse:
         event_type = EventType(event.type())
@@ -201,12 +203,12 @@ class FakeServices:
             )
         return TopicEventResponse("success")
 
-    def on_dead_letter(self, event: SubscriptionMessage) -> TopicEventResponse:
-        with self._lock:
-            self.dead_letters.append(
-                Received(str(event.topic()), str(event.type()), json.loads(bytes(event.raw_data())))
-            )
-        return TopicEventResponse("success")
+    @property
+    def dead_letters(self) -> list[Received]:
+        """What reached the dead-letter topics, oldest first, as the orchestrator's inbox
+        (`services.orchestrator.dead_letters`) kept it."""
+        entries, _ = DeadLetterInbox(self.dapr).newest_first(None, 500)
+        return [_as_received(entry) for entry in reversed(entries)]
 
     def commands_for(self, order_id: str) -> list[str]:
         with self._lock:
@@ -219,6 +221,20 @@ class FakeServices:
     def statuses_for(self, order_id: str) -> list[Received]:
         with self._lock:
             return [s for s in self.status_events if s.data.get("orderId") == order_id]
+
+
+def _as_received(entry: DeadLetterEntry) -> Received:
+    if entry.source == "runtime":
+        return Received(entry.dead_letter_topic, entry.event_type, json.loads(entry.data))
+    letter = DeadLetter(
+        topic=entry.topic,
+        reason=entry.reason,
+        event_type=entry.event_type,
+        event_id=entry.event_id,
+        app_id=entry.app_id or "",
+        data=entry.data,
+    )
+    return Received(entry.dead_letter_topic, EventType.DEAD_LETTER, letter.to_data())
 
 
 class DeliveryRecorder(OnTopicEventInterceptor):

@@ -35,6 +35,7 @@ def test_batch_runs_each_order_as_a_child_saga_and_counts_outcomes(
         "compensated": 1,
         "rejected": 1,
         "compensation_failed": 0,
+        "cancelled": 0,
         "failed": 0,
     }
     assert [(r.order_id, r.outcome) for r in result.results] == [

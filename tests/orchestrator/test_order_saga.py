@@ -23,12 +23,14 @@ def test_happy_path_reserves_charges_ships_and_publishes_completed(
     assert result.tracking_id == "tr-happy-1"
     assert result.approval is None
     assert result.compensations == []
-    assert orchestrator.services.commands_for("happy-1") == FORWARD
+    # Shipped: the saga then commits the reservation (the shipment consumes it).
+    assert orchestrator.services.commands_for("happy-1") == [*FORWARD, EventType.INVENTORY_COMMIT]
     # One deterministic command id per step, derived from the instance id.
     assert orchestrator.services.command_ids_for("happy-1") == [
         "order-happy-1:reserve",
         "order-happy-1:charge",
         "order-happy-1:ship",
+        "order-happy-1:commit",
     ]
     [status] = orchestrator.wait_for_status("happy-1", EventType.ORDER_COMPLETED)
     assert status.data["outcome"] == "completed"
@@ -140,3 +142,25 @@ def test_unacknowledged_compensation_ends_in_visible_compensation_failed(
     assert status["failedCompensations"] == ["release"]
     [event] = orchestrator.wait_for_status("stuck-1", EventType.ORDER_FAILED)
     assert event.data["outcome"] == "compensation_failed"
+
+
+def test_an_unacknowledged_commit_is_retried_and_the_shipped_order_still_completes(
+    orchestrator: Orchestrator,
+) -> None:
+    """Past the shipment nothing is compensated: the commit is sent again under its one
+    command id, and once it never was acknowledged the order completes, saying so."""
+    orchestrator.services.script("commit-1", {EventType.INVENTORY_COMMIT: "silent"})
+    config = CONFIG.model_copy(
+        update={"compensation_attempts": 2, "compensation_timeout_seconds": 0.5}
+    )
+
+    instance_id = orchestrator.start_saga(order("commit-1"), config)
+    result = orchestrator.saga_result(instance_id)
+
+    assert result.outcome == "completed"
+    assert result.compensations == []
+    assert result.reason == "shipped; not acknowledged: commit"
+    assert orchestrator.services.command_ids_for("commit-1")[3:] == ["order-commit-1:commit"] * 2
+    assert orchestrator.custom_status(instance_id)["unacknowledged"] == ["commit"]
+    [status] = orchestrator.wait_for_status("commit-1", EventType.ORDER_COMPLETED)
+    assert status.data["reason"] == "shipped; not acknowledged: commit"

@@ -17,6 +17,7 @@ from dapr.clients import DaprClient
 
 from services.common.messaging import publish
 from services.contracts.names import EventType, Topic
+from services.contracts.topology import DEAD_LETTER_TOPICS
 from testkit.apps import app_process
 from testkit.polling import wait_until
 from testkit.ports import free_port
@@ -64,7 +65,8 @@ def test_process_serves_subscriptions_and_api_and_stops_on_sigterm(
         },
     ).start(wait=False)
     try:
-        wait_topics(sidecar, {"orders", "saga-replies", "approvals"})
+        # Its subscriptions, and the dead-letter inbox on every dead-letter topic.
+        wait_topics(sidecar, {"orders", "saga-replies", "approvals", *DEAD_LETTER_TOPICS})
         wait_until(lambda: _get(f"http://127.0.0.1:{api_port}/healthz"), what="the API")
 
         # Placed through pub/sub. No service answers here: the saga's first step times

@@ -73,6 +73,7 @@ def test_duplicate_order_placed_starts_one_saga_even_after_it_finished(
         EventType.INVENTORY_RESERVE,
         EventType.PAYMENT_CHARGE,
         EventType.SHIPPING_CREATE,
+        EventType.INVENTORY_COMMIT,
     ]
     assert orchestrator.services.dead_letters == []
 

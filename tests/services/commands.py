@@ -8,13 +8,16 @@ from services.contracts.messages import (
     Address,
     CancelShipment,
     ChargePayment,
+    CommitInventory,
     CreateShipment,
     OrderLine,
     RefundPayment,
     ReleaseInventory,
     ReserveInventory,
 )
-from services.contracts.topology import GOOD_TEST_CARD
+
+# A token of the right shape; the rules' tests hand the card it stands for alongside.
+TOKEN = "tok_rulesRulesRulesRules"
 
 
 def ids(saga: str, command: str = "") -> dict[str, Any]:
@@ -34,10 +37,14 @@ def release(saga: str, command: str = "") -> ReleaseInventory:
     return ReleaseInventory(**ids(saga, command or f"{saga}-release"))
 
 
+def commit(saga: str, command: str = "") -> CommitInventory:
+    return CommitInventory(**ids(saga, command or f"{saga}-commit"))
+
+
 def charge(
     saga: str,
     amount_cents: int = 10_000,
-    card: str = GOOD_TEST_CARD,
+    token: str = TOKEN,
     customer: str = "c-1",
     command: str = "",
 ) -> ChargePayment:
@@ -46,7 +53,7 @@ def charge(
         customer_id=customer,
         amount_cents=amount_cents,
         currency="USD",
-        card_number=card,
+        payment_token=token,
     )
 
 

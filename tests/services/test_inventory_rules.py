@@ -1,16 +1,22 @@
-"""Inventory's rules without Dapr: all-or-nothing reservations, exact releases, the
-reservation lifecycle, each SKU's stock changed once per saga, and the seed."""
+"""Inventory's rules without Dapr: all-or-nothing reservations, exact releases, commits
+that ship what was reserved, the reservation lifecycle, each SKU's stock changed once per
+saga, and the seed."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.contracts.messages import InventoryRejected, InventoryReleased, InventoryReserved
+from services.contracts.messages import (
+    InventoryCommitted,
+    InventoryRejected,
+    InventoryReleased,
+    InventoryReserved,
+)
 from services.contracts.messages import StockLevel as Level
 from services.contracts.names import EventType
 from services.inventory import rules
 from services.inventory.rules import Pending, Reservation, StockRecord
-from tests.services.commands import release, reserve
+from tests.services.commands import commit, release, reserve
 
 OPEN = Reservation(saga_id="s1")
 STOCK = StockRecord(sku="A", available=5, reserved=1)
@@ -129,6 +135,59 @@ def test_a_release_gives_back_once_and_its_mark_goes_when_all_units_are_back() -
     assert rules.give_back(back, "s1", "r1", 2) == back
     assert rules.settle(back, released) == back  # not every SKU got its units back yet
     assert rules.settle(back, released.model_copy(update={"returned": True})) == STOCK
+
+
+def test_commit_consumes_what_was_reserved_once() -> None:
+    reserved = rules.reserve(reserve("s1", ("A", 2), ("B", 1)), OPEN, "t1")
+    assert reserved.record is not None
+
+    committed = rules.commit(commit("s1"), reserved.record, "c1")
+
+    assert committed.reply_type == EventType.INVENTORY_COMMITTED
+    assert isinstance(committed.reply, InventoryCommitted)
+    assert committed.reply.committed == reserved.record.items
+    assert committed.record is not None
+    assert (committed.record.status, committed.record.committer) == ("committed", "c1")
+    assert committed.record.leaving() == ("c1", "ship")
+    # Once shipped: nothing to commit or release again, and a late reserve gets the same
+    # reservation back without holding anything new.
+    again = rules.commit(commit("s1", command="again"), committed.record, "c2")
+    release_after = rules.release(release("s1"), committed.record, "r1")
+    late = rules.reserve(reserve("s1", ("A", 2), ("B", 1), command="late"), committed.record, "t2")
+    assert isinstance(again.reply, InventoryCommitted)
+    assert isinstance(release_after.reply, InventoryReleased)
+    assert (again.reply.committed, again.record) == ([], None)
+    assert (release_after.reply.released, release_after.record) == ([], None)
+    assert (late.reply_type, late.record) == (EventType.INVENTORY_RESERVED, None)
+
+
+def test_commit_of_a_reservation_that_holds_nothing_changes_nothing() -> None:
+    for reservation in (OPEN, Reservation(saga_id="s1", status="released")):
+        outcome = rules.commit(commit("s1"), reservation, "c1")
+
+        assert outcome.reply_type == EventType.INVENTORY_COMMITTED
+        assert isinstance(outcome.reply, InventoryCommitted)
+        assert (outcome.reply.committed, outcome.record) == ([], None)
+
+
+def test_a_commit_ships_once_and_its_mark_goes_when_all_units_are_out() -> None:
+    held = StockRecord(sku="A", available=3, reserved=3)
+    committed = Reservation(saga_id="s1", status="committed", holder="t1", committer="c1")
+
+    out = rules.ship(held, "s1", "c1", 2)
+
+    assert out == StockRecord(
+        sku="A",
+        available=3,
+        reserved=1,
+        shipped=2,
+        pending={"s1/c1": Pending(change="ship", units=2)},
+    )
+    assert rules.ship(out, "s1", "c1", 2) == out
+    assert rules.settle(out, committed) == out  # not every SKU shipped its units yet
+    shipped = rules.settle(out, committed.model_copy(update={"consumed": True}))
+    assert shipped == StockRecord(sku="A", available=3, reserved=1, shipped=2)
+    assert shipped.available + shipped.reserved + shipped.shipped == 6  # conserved
 
 
 def test_a_stock_record_reads_as_the_level_without_its_marks() -> None:

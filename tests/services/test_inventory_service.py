@@ -14,7 +14,7 @@ import pytest
 from services.contracts.names import SKU_CATALOGUE_KEY, AppId, EventType, stock_key
 from services.inventory.store import RESERVATIONS
 from testkit.polling import wait_until
-from tests.services.commands import release, reserve
+from tests.services.commands import commit, release, reserve
 from tests.services.harness import (
     RunningService,
     assert_invalid_command_dead_lettered,
@@ -23,7 +23,8 @@ from tests.services.harness import (
 )
 
 RESERVE, RELEASE = EventType.INVENTORY_RESERVE, EventType.INVENTORY_RELEASE
-SEED = {"WIDGET": 50, "GADGET": 3, "CONTESTED": 5, "IDEMPOTENT": 10, "SOLO": 10}
+COMMIT = EventType.INVENTORY_COMMIT
+SEED = {"WIDGET": 50, "GADGET": 3, "CONTESTED": 5, "IDEMPOTENT": 10, "SOLO": 10, "SHIPPED": 8}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,12 @@ def level(inventory: RunningService, sku: str) -> tuple[int, int]:
 
 def test_start_seeds_the_stock_and_the_catalogue(inventory: RunningService) -> None:
     assert inventory.state(SKU_CATALOGUE_KEY) == sorted(SEED)
-    assert inventory.state(stock_key("GADGET")) == {"sku": "GADGET", "available": 3, "reserved": 0}
+    assert inventory.state(stock_key("GADGET")) == {
+        "sku": "GADGET",
+        "available": 3,
+        "reserved": 0,
+        "shipped": 0,
+    }
 
 
 def test_reserve_then_release_restores_the_stock(inventory: RunningService) -> None:
@@ -63,6 +69,25 @@ def test_reserve_then_release_restores_the_stock(inventory: RunningService) -> N
         ("GADGET", 1),
     ]
     assert (level(inventory, "WIDGET"), level(inventory, "GADGET")) == ((50, 0), (3, 0))
+
+
+def test_a_commit_ships_the_reservation_once(inventory: RunningService) -> None:
+    inventory.reply(RESERVE, reserve("shipped", ("SHIPPED", 3)))
+    assert level(inventory, "SHIPPED") == (5, 3)
+
+    event_type, reply = inventory.reply(COMMIT, commit("shipped"))
+    again = inventory.reply(COMMIT, commit("shipped", command="shipped-commit-again"))
+    released = inventory.reply(RELEASE, release("shipped"))
+
+    assert event_type == EventType.INVENTORY_COMMITTED
+    assert [(line["sku"], line["quantity"]) for line in reply["committed"]] == [("SHIPPED", 3)]
+    assert (again[1]["committed"], released[1]["released"]) == ([], [])
+    # On hand fell by what shipped; nothing stays reserved, nothing went back.
+    stock = inventory.state(stock_key("SHIPPED"))
+    assert (stock["available"], stock["reserved"], stock["shipped"]) == (5, 0, 3)
+    assert "pending" not in stock
+    record = inventory.state(RESERVATIONS.record_key("shipped"))
+    assert (record["status"], record["consumed"]) == ("committed", True)
 
 
 def test_insufficient_stock_is_rejected_and_nothing_is_held(inventory: RunningService) -> None:

@@ -23,6 +23,7 @@ from services.contracts.names import (
     PUBSUB,
     AppId,
     CompensationName,
+    CompletionName,
     StepName,
     approval_instance_id,
     command_id,
@@ -31,9 +32,10 @@ from services.contracts.names import (
 from services.contracts.topology import (
     COMMAND_TOPICS,
     COMMANDS,
+    DEAD_LETTER_INBOX,
     DEAD_LETTER_TOPICS,
-    GOOD_TEST_CARD,
     REPLIES,
+    SAGA_COMPLETIONS,
     SAGA_STEPS,
     SUBSCRIPTIONS,
     published_topics,
@@ -51,7 +53,7 @@ APPS: dict[AppId, Callable[[], App]] = {
         OrchestratorSubscriptions(MagicMock(), MagicMock(), SagaConfig())
     ),
     AppId.INVENTORY: lambda: inventory_app(MagicMock()),
-    AppId.PAYMENT: lambda: payment_app(MagicMock(), 500_000),
+    AppId.PAYMENT: lambda: payment_app(MagicMock(), 500_000, MagicMock()),
     AppId.SHIPPING: lambda: shipping_app(MagicMock(), frozenset({"US"})),
 }
 
@@ -81,6 +83,9 @@ def test_each_app_subscribes_exactly_as_the_topology_says(app_id: AppId) -> None
         }
         for s in SUBSCRIPTIONS[app_id]
     }
+    if app_id == DEAD_LETTER_INBOX:
+        inbox = {"pubsub": PUBSUB, "default": "", "rules": [], "deadLetterTopic": ""}
+        expected |= {topic: inbox for topic in DEAD_LETTER_TOPICS}
 
     assert _listed(APPS[app_id]()) == expected
     assert subscribed_topics(app_id) == set(expected)
@@ -88,17 +93,20 @@ def test_each_app_subscribes_exactly_as_the_topology_says(app_id: AppId) -> None
 
 def test_every_saga_command_and_reply_has_its_model_and_its_service() -> None:
     commands = [t for s in SAGA_STEPS for t in (s.command, s.compensation.command)]
+    commands += [c.command for c in SAGA_COMPLETIONS]
     replies = [t for s in SAGA_STEPS for t in (s.success, s.failure, s.compensation.ack)]
+    replies += [c.ack for c in SAGA_COMPLETIONS]
 
     assert sorted(commands) == sorted(COMMANDS) == sorted(COMMAND_TOPICS)
     assert sorted(replies) == sorted(REPLIES)
     assert [s.name for s in SAGA_STEPS] == [StepName.RESERVE, StepName.CHARGE, StepName.SHIP]
     assert {s.compensation.name for s in SAGA_STEPS} == set(CompensationName)
+    assert [c.name for c in SAGA_COMPLETIONS] == list(CompletionName)
     for app_id in (AppId.INVENTORY, AppId.PAYMENT, AppId.SHIPPING):
         assert published_topics(app_id) >= {"saga-replies"}
     assert set(COMMAND_TOPICS.values()) <= published_topics(AppId.ORCHESTRATOR)
     assert {
-        f"{topic}-dead-letter" for app_id in AppId for topic in subscribed_topics(app_id)
+        f"{s.topic}-dead-letter" for subscriptions in SUBSCRIPTIONS.values() for s in subscriptions
     } == DEAD_LETTER_TOPICS
 
 
@@ -106,7 +114,7 @@ def test_the_longest_order_id_makes_identifiers_of_every_id_derived_from_it() ->
     longest = "L" * MAX_ORDER_ID_LENGTH
     saga_id = saga_instance_id(longest)
     derived = [approval_instance_id(longest), saga_id] + [
-        command_id(saga_id, action) for action in (*StepName, *CompensationName)
+        command_id(saga_id, action) for action in (*StepName, *CompensationName, *CompletionName)
     ]
 
     assert max(len(d) for d in derived) == IDENTIFIER_MAX_LENGTH
@@ -118,7 +126,7 @@ def test_an_order_id_one_too_long_is_refused_by_the_order_contract() -> None:
     placed = {
         "customerId": "c",
         "items": [{"sku": "SKU-1", "quantity": 1, "unitPriceCents": 1}],
-        "cardNumber": GOOD_TEST_CARD,
+        "paymentToken": "tok_topologyTopologyTopo",
         "shippingAddress": {"line1": "1", "city": "c", "postalCode": "1", "country": "US"},
     }
     OrderPlaced.parse({**placed, "orderId": "L" * MAX_ORDER_ID_LENGTH})

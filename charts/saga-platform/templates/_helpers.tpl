@@ -354,7 +354,7 @@ when configured, metrics scrapes (daprd's port and the app's own, `metricsPort`)
 {{- end }}
 {{- end -}}
 
-{{/* The NetworkPolicy of a command service: only Dapr's own ingress. */}}
+{{/* The NetworkPolicy of a command service: Dapr's own ingress, plus `ingress` (YAML rules). */}}
 {{- define "saga-platform.commandServiceNetworkPolicy" -}}
 {{- if .root.Values.networkPolicy.enabled -}}
 {{- $ctx := dict "root" .root "component" .component -}}
@@ -372,6 +372,9 @@ spec:
   policyTypes: ["Ingress"]
   ingress:
     {{- include "saga-platform.daprIngressRules" (dict "root" .root "metricsPort" .root.Values.metrics.servicePort) | nindent 4 }}
+    {{- with .ingress }}
+    {{- . | nindent 4 }}
+    {{- end }}
 {{- end -}}
 {{- end -}}
 

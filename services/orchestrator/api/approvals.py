@@ -1,6 +1,9 @@
 """Approvals are `approval` workflow runs (instance id `approval-<orderId>`): pending ones
 are listed from the runtime, and a decision is the `approval_decision` external event
-carrying an `ApprovalDecided` — the same message the `approvals` topic carries."""
+carrying an `ApprovalDecided` — the same message the `approvals` topic carries.
+
+The approver of a decision is the caller's token subject; the customer who placed the
+order (the approval request's `customerId`) may not decide on it."""
 
 from __future__ import annotations
 
@@ -14,7 +17,14 @@ from services.contracts.names import (
     approval_instance_id,
 )
 from services.contracts.topology import TERMINAL_RUNTIME_STATUSES
-from services.orchestrator.api.errors import ErrorCode, conflict, not_found, validation_failed
+from services.orchestrator.api.errors import (
+    ErrorCode,
+    conflict,
+    forbidden,
+    not_found,
+    validation_failed,
+)
+from services.orchestrator.api.identity import Identity
 from services.orchestrator.api.schemas import (
     Approval,
     ApprovalDecisionAccepted,
@@ -69,11 +79,11 @@ def decide(
     order_id: str,
     *,
     approved: bool,
-    approver: str,
+    approver: Identity,
     reason: str | None = None,
 ) -> ApprovalDecisionAccepted:
     instance_id = approval_instance_id(order_id)
-    state = gateway.find(instance_id, payloads=False)
+    state = gateway.find(instance_id, payloads=True)
     if state is None or state.name != WorkflowName.APPROVAL:
         raise not_found(
             ErrorCode.APPROVAL_NOT_FOUND, f"no approval was requested for order '{order_id}'"
@@ -84,9 +94,15 @@ def decide(
             ErrorCode.APPROVAL_NOT_PENDING,
             f"the approval of order '{order_id}' is no longer pending (its run is {status})",
         )
+    customer = approval_from_state(state).customer_id
+    if customer is not None and customer == approver.subject:
+        raise forbidden(
+            ErrorCode.SELF_APPROVAL_FORBIDDEN,
+            f"'{approver.subject}' placed order '{order_id}' and cannot decide on it",
+        )
     try:
         decision = ApprovalDecided(
-            order_id=order_id, approved=approved, approver=approver, reason=reason
+            order_id=order_id, approved=approved, approver=approver.subject, reason=reason
         )
     except ValueError as error:
         raise validation_failed(str(error)) from None

@@ -1,9 +1,11 @@
-"""Every error the management API answers with: one JSON shape, a stable code, an HTTP status.
+"""Every error the management API answers with: RFC 9457 problem details, a stable code.
 
-`{"error": {"code": "WORKFLOW_NOT_FOUND", "message": "..."}}`. Clients (the CLI, the
-operator) branch on `code`, never on the message. The sidecar's gRPC errors are translated
-here, in one place: the gRPC status code picks the HTTP status, and the `ErrorInfo` reason
-daprd (and the embedded sidecar) attach, when present, becomes the code.
+`application/problem+json`: `type` (a URN per code), `title`, `status`, `detail`, `instance`
+(the request's path) and the extension member `code` (`WORKFLOW_NOT_FOUND`, ...); validation
+problems add `errors: [{location, message}]`. Clients (the CLI, the operator) branch on
+`code`, never on `detail`. The sidecar's gRPC errors are translated here, in one place: the
+gRPC status code picks the HTTP status, and the `ErrorInfo` reason daprd (and the embedded
+sidecar) attach, when present, becomes the code.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("services.orchestrator.api")
 
@@ -39,6 +42,14 @@ class ErrorCode(StrEnum):
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    SELF_APPROVAL_FORBIDDEN = "SELF_APPROVAL_FORBIDDEN"
+    WORKFLOW_NOT_RERUNNABLE = "WORKFLOW_NOT_RERUNNABLE"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE"
+    DEAD_LETTER_NOT_FOUND = "DEAD_LETTER_NOT_FOUND"
+    NOT_READY = "NOT_READY"
+    AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
@@ -47,16 +58,30 @@ class ErrorCode(StrEnum):
     INTERNAL = "INTERNAL"
 
 
-class ErrorDetail(BaseModel):
-    code: str
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:saga-platform:problem:"
+
+
+class FieldProblem(BaseModel):
+    location: str = Field(description="Where: `body.items.0.sku`, `query.pageSize`, ...")
     message: str
-    details: list[dict[str, Any]] | None = None
 
 
-class ErrorResponse(BaseModel):
-    """The body of every non-2xx answer."""
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every non-2xx answer."""
 
-    error: ErrorDetail
+    type: str = Field(description="A URN naming the problem: `urn:saga-platform:problem:<code>`.")
+    title: str = Field(description="A short summary of the problem type.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request, for people.")
+    instance: str = Field(description="The path of the request that went wrong.")
+    code: str = Field(description="Machine-readable code (`WORKFLOW_NOT_FOUND`): branch on it.")
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="Validation problems, one per offending value."
+    )
+    checks: dict[str, str] | None = Field(
+        default=None, description="Readiness: each dependency's state."
+    )
 
 
 class ApiError(Exception):
@@ -70,6 +95,7 @@ class ApiError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
         details: list[dict[str, Any]] | None = None,
+        checks: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -77,6 +103,7 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers
         self.details = details
+        self.checks = checks
 
 
 def not_found(code: ErrorCode, message: str) -> ApiError:
@@ -85,6 +112,10 @@ def not_found(code: ErrorCode, message: str) -> ApiError:
 
 def conflict(code: ErrorCode | str, message: str) -> ApiError:
     return ApiError(HTTPStatus.CONFLICT, code, message)
+
+
+def forbidden(code: ErrorCode, message: str) -> ApiError:
+    return ApiError(HTTPStatus.FORBIDDEN, code, message)
 
 
 def validation_failed(message: str, details: list[dict[str, Any]] | None = None) -> ApiError:
@@ -145,18 +176,36 @@ def from_rpc_error(error: grpc.RpcError) -> ApiError:
     return ApiError(status, chosen, message)
 
 
-def _body(error: ApiError) -> dict[str, Any]:
-    detail = ErrorDetail(code=error.code, message=error.message, details=error.details)
-    return {"error": detail.model_dump(exclude_none=True)}
+def _title(code: str, status: int) -> str:
+    """`WORKFLOW_NOT_FOUND` -> `Workflow not found`; the HTTP phrase for bare codes."""
+    if code in {ErrorCode.INTERNAL, ErrorCode.NOT_FOUND, ErrorCode.METHOD_NOT_ALLOWED}:
+        return HTTPStatus(status).phrase
+    return code.replace("_", " ").capitalize()
 
 
-def _respond(error: ApiError) -> JSONResponse:
-    return JSONResponse(_body(error), status_code=error.status, headers=error.headers)
+def problem(error: ApiError, instance: str) -> Problem:
+    return Problem(
+        type=PROBLEM_TYPE_PREFIX + error.code.lower().replace("_", "-"),
+        title=_title(error.code, error.status),
+        status=error.status,
+        detail=error.message,
+        instance=instance,
+        code=error.code,
+        errors=[FieldProblem(**d) for d in error.details] if error.details else None,
+        checks=error.checks,
+    )
+
+
+def problem_response(error: ApiError, request: Request) -> JSONResponse:
+    body = problem(error, request.url.path).model_dump(exclude_none=True)
+    return JSONResponse(
+        body, status_code=error.status, headers=error.headers, media_type=PROBLEM_JSON
+    )
 
 
 async def _on_api_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    return _respond(error)
+    return problem_response(error, request)
 
 
 async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:
@@ -167,7 +216,7 @@ async def _on_rpc_error(request: Request, error: Exception) -> JSONResponse:
             "sidecar call failed",
             extra={"path": request.url.path, "code": translated.code, "reason": translated.message},
         )
-    return _respond(translated)
+    return problem_response(translated, request)
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -182,7 +231,7 @@ async def _on_validation_error(request: Request, error: Exception) -> JSONRespon
         for problem in error.errors()
     ]
     message = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
-    return _respond(validation_failed(f"invalid request: {message}", problems))
+    return problem_response(validation_failed(f"invalid request: {message}", problems), request)
 
 
 _HTTP_CODES: dict[int, ErrorCode] = {
@@ -194,21 +243,41 @@ _HTTP_CODES: dict[int, ErrorCode] = {
 
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    code = _HTTP_CODES.get(error.status_code, HTTPStatus(error.status_code).phrase.upper())
-    message = str(error.detail) if error.detail else HTTPStatus(error.status_code).phrase
-    return _respond(
-        ApiError(error.status_code, str(code).replace(" ", "_"), message, headers=error.headers)
+    status, headers = error.status_code, dict(error.headers or {})
+    message = str(error.detail) if error.detail else HTTPStatus(status).phrase
+    if status == HTTPStatus.BAD_REQUEST:
+        # FastAPI's answer to a body that is not JSON: a malformed request like any other.
+        return problem_response(validation_failed(f"invalid request: {message}"), request)
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    code = _HTTP_CODES.get(status, HTTPStatus(status).phrase.upper())
+    return problem_response(
+        ApiError(status, str(code).replace(" ", "_"), message, headers=headers), request
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first
+    route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, the method not
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 async def _on_not_implemented(request: Request, error: Exception) -> JSONResponse:
-    return _respond(ApiError(HTTPStatus.NOT_IMPLEMENTED, ErrorCode.NOT_IMPLEMENTED, str(error)))
+    return problem_response(
+        ApiError(HTTPStatus.NOT_IMPLEMENTED, ErrorCode.NOT_IMPLEMENTED, str(error)), request
+    )
 
 
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unexpected error", extra={"path": request.url.path})
-    return _respond(
-        ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, ErrorCode.INTERNAL, "internal server error")
+    return problem_response(
+        ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, ErrorCode.INTERNAL, "internal server error"),
+        request,
     )
 
 
@@ -221,9 +290,20 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_unexpected)
 
 
-# For the OpenAPI document: which error answers a route may give.
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+# The answers any route may give besides its own: the sidecar down or failing, a bug.
+SERVER_ERRORS = (500, 502, 503)
+# ... and any route behind authentication.
+AUTH_ERRORS = (401, 403)
+
+
+def error_responses(*statuses: int, auth: bool = True) -> dict[int | str, dict[str, Any]]:
+    """For the OpenAPI document: the problem answers a route may give (its own `statuses`,
+    the authentication ones unless `auth` is False, and the server errors)."""
+    every = sorted({*statuses, *(AUTH_ERRORS if auth else ()), *SERVER_ERRORS})
     return {
-        status: {"model": ErrorResponse, "description": HTTPStatus(status).phrase}
-        for status in statuses
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in every
     }

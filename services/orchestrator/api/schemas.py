@@ -15,11 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from services.contracts.messages import StockLevel
+from services.orchestrator.api.validation import (
+    GO_DURATION_PATTERN,
+    RUN_STATUS_NAMES,
+    STATUS_LIST_PATTERN,
+    Rfc3339,
+)
 
 InstanceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 
 # The statuses a run can report, as `dapr workflow list` shows them.
-RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "TERMINATED", "PENDING", "SUSPENDED", "STALLED")
+RUN_STATUSES = RUN_STATUS_NAMES
 
 
 class ApiModel(BaseModel):
@@ -36,7 +42,7 @@ class StartRun(ApiModel):
         description="Instance id; default `order-<orderId>` for order_saga, "
         "`approval-<orderId>` for approval, a random id otherwise.",
     )
-    start_time: datetime | None = Field(
+    start_time: Rfc3339 | None = Field(
         default=None,
         description="When the run starts (RFC 3339; UTC when it names no zone), as `dapr "
         "workflow run --start-time`; until then it is PENDING. Default: now.",
@@ -53,6 +59,9 @@ class Reason(ApiModel):
 
 class Terminate(ApiModel):
     output: Any = Field(default=None, description="Recorded as the run's output.")
+    reason: Annotated[str, Field(max_length=1000)] | None = Field(
+        default=None, description="Why, for the audit trail."
+    )
 
 
 class Rerun(ApiModel):
@@ -78,16 +87,29 @@ class Rerun(ApiModel):
 class PurgeRuns(ApiModel):
     """Exactly one of `olderThan`, `createdBefore` and `all` says which runs go."""
 
-    older_than: str | None = Field(
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["olderThan"], "properties": {"olderThan": {"type": "string"}}},
+                {
+                    "required": ["createdBefore"],
+                    "properties": {"createdBefore": {"type": "string"}},
+                },
+                {"required": ["all"], "properties": {"all": {"const": True}}},
+            ]
+        }
+    )
+
+    older_than: Annotated[str, Field(pattern=GO_DURATION_PATTERN)] | None = Field(
         default=None,
         description="Go duration (`720h`, `1h30m`): purge runs created before now minus this.",
         examples=["720h"],
     )
-    created_before: datetime | None = Field(
+    created_before: Rfc3339 | None = Field(
         default=None, description="Purge runs created before this moment (RFC 3339)."
     )
     all: bool = Field(default=False, description="Purge runs whatever their age.")
-    status: str | None = Field(
+    status: Annotated[str, Field(pattern=STATUS_LIST_PATTERN)] | None = Field(
         default=None,
         description="Only runs with this runtime status (or several, comma-separated); "
         "default every terminal status. A status that is not terminal needs `force`.",
@@ -107,12 +129,21 @@ class PurgeRuns(ApiModel):
 
 
 class Approve(ApiModel):
-    approver: Annotated[str, Field(min_length=1, max_length=200)]
+    """The approver is the caller (the token's subject), never a field of the body."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
 
 
 class Reject(ApiModel):
-    approver: Annotated[str, Field(min_length=1, max_length=200)]
+    """The approver is the caller (the token's subject), never a field of the body."""
+
     reason: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class CancelOrder(ApiModel):
+    reason: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        default=None, description="Why; recorded in the audit trail and the saga's outcome."
+    )
 
 
 # --- responses -------------------------------------------------------------------------
@@ -196,12 +227,25 @@ class OrderAccepted(ApiModel):
     saga_id: str
 
 
+class CancelAccepted(ApiModel):
+    order_id: str
+    saga_id: str
+    approval_withdrawn: bool = Field(
+        description="A pending approval of the order was ended with the cancellation."
+    )
+
+
 class StockList(ApiModel):
     items: list[StockLevel]
 
 
 class Health(ApiModel):
     status: str = "ok"
+
+
+class Readiness(ApiModel):
+    status: str = "ready"
+    checks: dict[str, str] = Field(description="Each dependency's state: `ok` or why not.")
 
 
 # --- translation -----------------------------------------------------------------------

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from services.orchestrator.api.identity import TokenVerifier
 from services.orchestrator.workflow_io import SagaConfig
 
 
 @dataclass(frozen=True)
 class ApiSettings:
-    # Bearer token every route but `/healthz` (and the OpenAPI docs) requires; None: open.
-    token: str | None = None
+    # Checks the bearer token every route but health, readiness, metrics and the docs
+    # requires. None with `auth_disabled` False: every such route answers 401 (fail closed).
+    verifier: TokenVerifier | None = None
+    # Turns authentication off: every caller holds every role (an isolated machine only).
+    auth_disabled: bool = False
     # Wrapped around a bare order when a saga (or a batch) is started through the API.
     saga_config: SagaConfig = field(default_factory=SagaConfig)
-    # Upper bound on `pageSize` for `GET /v1/runs`.
+    # Upper bound on `pageSize` for `GET /v1/runs` (and the audit and dead-letter listings).
     max_page_size: int = 500
+    # Whether this process's workflow worker is connected (`GET /readyz`); None: not known.
+    worker_ready: Callable[[], bool] | None = None

@@ -12,7 +12,14 @@ from services.contracts.names import WorkflowName, saga_instance_id
 from services.orchestrator.workflow_io import BatchInput, BatchResult, SagaInput, SagaResult
 from services.orchestrator.workflows.common import Flow, log_once, set_status
 
-BATCH_OUTCOMES = ("completed", "rejected", "compensated", "compensation_failed", "failed")
+BATCH_OUTCOMES = (
+    "completed",
+    "rejected",
+    "compensated",
+    "compensation_failed",
+    "cancelled",
+    "failed",
+)
 
 
 def order_batch(ctx: wf.DaprWorkflowContext, data: dict[str, Any]) -> Flow:

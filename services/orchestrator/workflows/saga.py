@@ -1,10 +1,19 @@
-"""`order_saga`: reserve -> (approval) -> charge -> ship; on a failure, what may have
-happened is compensated, newest first.
+"""`order_saga`: reserve -> (approval) -> charge -> ship -> commit; on a failure before the
+shipment, what may have happened is compensated, newest first.
 
 The steps are the topology's (`SAGA_STEPS`: command, replies, compensation), run in its
 order; `PLANS` adds what the saga does with each: its custom status, the command's fields
 taken from the order, the success reply's id it records, and whether the approval comes
-first. `OrderSaga.run` is one loop over the two together (`STEPS`).
+first. `OrderSaga.run` is one loop over the two together (`STEPS`). Once the last step
+succeeded (the shipment: the saga's pivot) nothing is compensated any more: the saga
+completes (`SAGA_COMPLETIONS`, the commit of its reservation), each completion sent until
+acknowledged (workflows/acknowledged.py), as compensations are.
+
+Cancellation (`cancel_order`, raised by `POST /v1/orders/{id}/cancel`) is waited for beside
+every reply and the approval: it compensates like a failure (the step in flight counts as
+uncertain) and the saga ends `cancelled`. Its wait is one indefinite external-event wait,
+whose optional timer the SDK tolerates missing from older histories: runs started before
+it replay unchanged.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from services.contracts.messages import (
 )
 from services.contracts.names import (
     CompensationName,
+    CompletionName,
     EventType,
     StepName,
     WorkflowName,
@@ -36,16 +46,20 @@ from services.contracts.names import (
 from services.contracts.topology import (
     COMMANDS,
     OUTCOME_EVENT_TYPES,
+    SAGA_COMPLETIONS,
     SAGA_STEPS,
     Compensation,
+    Completion,
     SagaStep,
     parse_reply,
 )
 from services.orchestrator.activities import ActivityName, command_input, status_input
 from services.orchestrator.workflow_io import (
+    CANCEL_ORDER_EVENT,
     ApprovalDecision,
     ApprovalRequest,
     ApprovalResult,
+    CancelRequest,
     SagaConfig,
     SagaInput,
     SagaResult,
@@ -53,6 +67,7 @@ from services.orchestrator.workflow_io import (
     StepResult,
     Timing,
 )
+from services.orchestrator.workflows.acknowledged import until_acknowledged
 from services.orchestrator.workflows.common import IO_RETRY, Flow, log_once, set_status
 
 
@@ -74,7 +89,7 @@ PLANS: Mapping[StepName, StepPlan] = {
             "customer_id": order.customer_id,
             "amount_cents": order.amount_cents,
             "currency": order.currency,
-            "card_number": order.card_number,
+            "payment_token": order.payment_token,
         },
         "charge_id",
         approval_first=True,
@@ -86,9 +101,11 @@ PLANS: Mapping[StepName, StepPlan] = {
     ),
 }
 
-# The custom status's `step` while the saga waits for its approval, and while it compensates.
+# The custom status's `step` while the saga waits for its approval, while it compensates,
+# and while it completes (its order shipped: the commit of its reservation).
 AWAITING_APPROVAL = "awaiting_approval"
 COMPENSATING = "compensating"
+COMPLETING = "completing"
 
 
 def status_timeouts(config: SagaConfig) -> dict[str, float]:
@@ -98,6 +115,7 @@ def status_timeouts(config: SagaConfig) -> dict[str, float]:
         **{plan.status: config.step_timeout_seconds for plan in PLANS.values()},
         AWAITING_APPROVAL: config.approval_timeout_seconds,
         COMPENSATING: config.compensation_timeout_seconds,
+        COMPLETING: config.compensation_timeout_seconds,
     }
 
 
@@ -137,11 +155,16 @@ class OrderSaga:
         # What each step, compensation and the approval took, for the final activity's
         # metrics: measured on the workflow's clock, so a replay measures the same.
         self.timings = SagaTimings()
+        # Set once a `cancel_order` event is seen: the saga then ends `cancelled`.
+        self.cancelled_by: CancelRequest | None = None
 
     def run(self) -> Flow:
         self._log("saga started", amount_cents=self.order.amount_cents)
+        self.cancel = self.ctx.wait_for_external_event(CANCEL_ORDER_EVENT)
         done: list[SagaStep] = []
         for step, plan in STEPS:
+            if self.cancel_requested():
+                return (yield from self.fail(step.name, self.cancelled(), done, None))
             if plan.approval_first and self.needs_approval():
                 started = self.ctx.current_utc_datetime
                 reason = yield from self.wait_for_approval()
@@ -156,7 +179,8 @@ class OrderSaga:
                 return (yield from self.fail(step.name, outcome, done, step))
             self.recorded[plan.records] = getattr(outcome.reply, plan.records)
             done.append(step)
-        return (yield from self.finish("completed"))
+        unacknowledged = yield from self.complete()
+        return (yield from self.finish("completed", unacknowledged=unacknowledged))
 
     def needs_approval(self) -> bool:
         return self.order.amount_cents > self.config.approval_threshold_cents
@@ -176,7 +200,11 @@ class OrderSaga:
         timeout = self.config.step_timeout_seconds
         deadline = self.ctx.create_timer(timedelta(seconds=timeout))
         while True:
-            winner = yield wf.when_any([reply_event, deadline])
+            winner = yield wf.when_any([reply_event, deadline, self.cancel])
+            if winner is self.cancel:
+                if self.cancel_requested():
+                    return self.cancelled()
+                continue
             if winner is deadline:
                 self._log("step timed out", step=step.name, timeout_s=timeout)
                 return StepOutcome(
@@ -207,13 +235,16 @@ class OrderSaga:
             timeout_seconds=self.config.approval_timeout_seconds,
             reminder_seconds=self.config.approval_reminder_seconds,
         )
+        child: Any = self.ctx.call_child_workflow(
+            WorkflowName.APPROVAL,
+            input=request.to_data(),
+            instance_id=approval_instance_id(self.order.order_id),
+        )
+        while (yield wf.when_any([child, self.cancel])) is self.cancel:
+            if self.cancel_requested():
+                return self.cancelled().reason
         try:
-            output = yield self.ctx.call_child_workflow(
-                WorkflowName.APPROVAL,
-                input=request.to_data(),
-                instance_id=approval_instance_id(self.order.order_id),
-            )
-            result = ApprovalResult.parse(output)
+            result = ApprovalResult.parse(child.get_result())
         except (wf.TaskFailedError, InvalidMessage) as error:
             self.approval = None
             return f"approval failed: {error}"
@@ -241,9 +272,11 @@ class OrderSaga:
         if current is not None and outcome.uncertain:
             to_undo.append(current)
         reason = outcome.reason or "failed"
+        ended: Outcome = "cancelled" if self.cancelled_by else "compensated"
         self._log("saga failed; compensating", failed_step=failed_step, reason=reason)
         if not to_undo:
-            return (yield from self.finish("rejected", reason=reason, failed_step=failed_step))
+            nothing_done: Outcome = "cancelled" if self.cancelled_by else "rejected"
+            return (yield from self.finish(nothing_done, reason=reason, failed_step=failed_step))
         acknowledged: list[str] = []
         unacknowledged: list[str] = []
         for step in reversed(to_undo):
@@ -265,53 +298,53 @@ class OrderSaga:
             )
         return (
             yield from self.finish(
-                "compensated", reason=reason, failed_step=failed_step, compensations=acknowledged
+                ended, reason=reason, failed_step=failed_step, compensations=acknowledged
             )
         )
 
     def compensate(self, compensation: Compensation) -> Flow:
-        """Sends a compensation until its reply arrives, at most `compensation_attempts`
-        times, each waited for `compensation_timeout_seconds`; True when acknowledged.
+        """Sends a compensation until acknowledged (`until_acknowledged`); True when it
+        was."""
+        return (yield from self.until_acknowledged(compensation, COMPENSATING, "compensation"))
 
-        One reply waiter serves every attempt: a late reply to an earlier send (same
-        command id) acknowledges the compensation just as well.
-        """
-        command = self.command(compensation.command, compensation.name)
-        cid = command.command_id
-        reply_event = self.ctx.wait_for_external_event(cid)
-        attempts = self.config.compensation_attempts
-        for attempt in range(1, attempts + 1):
-            set_status(
+    def complete(self) -> Flow:
+        """Past the pivot (the order shipped) nothing is compensated any more: each
+        completion (the commit of the reservation) is sent until acknowledged. The names of
+        those never acknowledged; the order is completed all the same."""
+        unacknowledged: list[str] = []
+        for completion in SAGA_COMPLETIONS:
+            started = self.ctx.current_utc_datetime
+            ok = yield from self.until_acknowledged(completion, COMPLETING, "completion")
+            self._timed("steps", completion.name, "success" if ok else "timeout", started)
+            if not ok:
+                unacknowledged.append(completion.name)
+        return unacknowledged
+
+    def until_acknowledged(self, action: Compensation | Completion, step: str, kind: str) -> Flow:
+        """Sends `action`'s command, under its one command id, until its `ack` arrives:
+        `compensationAttempts` sends, each waited for `compensationTimeoutSeconds`."""
+        command = self.command(action.command, action.name)
+        return (
+            yield from until_acknowledged(
                 self.ctx,
-                step=COMPENSATING,
-                compensation=compensation.name,
-                attempt=attempt,
-                orderId=self.order.order_id,
+                command.command_id,
+                action.ack,
+                attempts=self.config.compensation_attempts,
+                timeout_seconds=self.config.compensation_timeout_seconds,
+                send=lambda: self.send(action.command, command),
+                parse=lambda event: self.parse_reply(event, command.command_id),
+                show_attempt=lambda attempt: set_status(
+                    self.ctx,
+                    step=step,
+                    **{kind: action.name},
+                    attempt=attempt,
+                    orderId=self.order.order_id,
+                ),
+                log=lambda message, level=logging.INFO, **extra: self._log(
+                    f"{kind} {message}", level, **{kind: action.name}, **extra
+                ),
             )
-            error = yield from self.send(compensation.command, command)
-            if error is not None:
-                self._log("compensation not sent", compensation=compensation.name, error=error)
-                continue
-            deadline = self.ctx.create_timer(
-                timedelta(seconds=self.config.compensation_timeout_seconds)
-            )
-            while True:
-                winner = yield wf.when_any([reply_event, deadline])
-                if winner is deadline:
-                    break
-                reply_type, reply = self.parse_reply(reply_event.get_result(), cid)
-                if reply is not None and reply_type == compensation.ack:
-                    self._log("compensated", compensation=compensation.name, attempt=attempt)
-                    return True
-                reply_event = self.ctx.wait_for_external_event(cid)
-            self._log("compensation unanswered", compensation=compensation.name, attempt=attempt)
-        self._log(
-            "compensation never acknowledged",
-            level=logging.ERROR,
-            compensation=compensation.name,
-            attempts=attempts,
         )
-        return False
 
     def finish(
         self,
@@ -321,8 +354,12 @@ class OrderSaga:
         failed_step: StepName | None = None,
         compensations: list[str] | None = None,
         failed_compensations: list[str] | None = None,
+        unacknowledged: list[str] | None = None,
     ) -> Flow:
-        """Publishes the saga's status event and returns its `SagaResult`."""
+        """Publishes the saga's status event and returns its `SagaResult`. `unacknowledged`:
+        completions that never were, said in the reason and the custom status."""
+        if unacknowledged:
+            reason = f"shipped; not acknowledged: {', '.join(unacknowledged)}"
         result = SagaResult(
             order_id=self.order.order_id,
             outcome=outcome,
@@ -348,6 +385,8 @@ class OrderSaga:
             final["failedStep"] = failed_step
         if failed_compensations:
             final["failedCompensations"] = failed_compensations
+        if unacknowledged:
+            final["unacknowledged"] = unacknowledged
         set_status(self.ctx, **final)
         yield self.ctx.call_activity(
             ActivityName.PUBLISH_ORDER_STATUS,
@@ -359,10 +398,39 @@ class OrderSaga:
         self._log("saga finished", outcome=outcome, reason=reason)
         return result.to_data()
 
+    # -- cancellation ------------------------------------------------------------------
+
+    def cancel_requested(self) -> bool:
+        """Whether `cancel_order` has arrived (a malformed one is logged and ignored)."""
+        if self.cancelled_by is None and self.cancel.is_complete:
+            try:
+                self.cancelled_by = CancelRequest.parse(self.cancel.get_result() or {})
+            except InvalidMessage as error:
+                self._log("malformed cancel_order ignored", error=error.reason)
+                self.cancel = self.ctx.wait_for_external_event(CANCEL_ORDER_EVENT)
+        return self.cancelled_by is not None
+
+    def cancelled(self) -> StepOutcome:
+        """The outcome of the step a cancellation interrupts: its command may have had an
+        effect, so it is compensated with the completed steps."""
+        request = self.cancelled_by
+        assert request is not None
+        because = f": {request.reason}" if request.reason else ""
+        self._log("saga cancelled", requested_by=request.requested_by)
+        return StepOutcome(
+            None,
+            f"cancelled by {request.requested_by}{because}",
+            uncertain=True,
+            result="cancelled",
+        )
+
     # -- helpers -----------------------------------------------------------------------
 
     def command(
-        self, event_type: EventType, action: StepName | CompensationName, **fields: Any
+        self,
+        event_type: EventType,
+        action: StepName | CompensationName | CompletionName,
+        **fields: Any,
     ) -> Command:
         """The command of a step or compensation, under its deterministic command id."""
         return COMMANDS[event_type](
