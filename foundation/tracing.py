@@ -103,20 +103,24 @@ class JoinedCallsSampler(Sampler):
 
 def configure(app_id: str) -> None:
     """The process's tracer provider and exporters from the environment, and the gRPC
-    client instrumentation (also when the SDK is disabled: the context of an incoming call
-    still reaches the sidecar)."""
+    client instrumentation. With the SDK disabled, or nothing to send spans to, no span is
+    recorded, but the context of an incoming message still reaches the sidecar unchanged,
+    as daprd hands it on with no exporter."""
     env = os.environ
     GrpcInstrumentorClient().instrument()
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         log.info("tracing disabled (OTEL_SDK_DISABLED)")
         return
+    exporters = exporters_from(env)
+    store = env.get("TRACE_STORE")
+    if not exporters and not store:
+        log.info("no trace exporter and no TRACE_STORE: spans are not recorded")
+        return
     resource = Resource.create({} if env.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: app_id})
     sampler = None if env.get("OTEL_TRACES_SAMPLER") else JoinedCallsSampler()
     provider = TracerProvider(resource=resource, sampler=sampler)
-    exporters = exporters_from(env)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    store = env.get("TRACE_STORE")
     if store:
         provider.add_span_processor(
             BatchSpanProcessor(SpanStoreExporter(store), schedule_delay_millis=STORE_DELAY_MS)
