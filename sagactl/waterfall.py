@@ -20,6 +20,7 @@ from rich.text import Text
 
 Span = dict[str, Any]
 BAR_MIN_WIDTH = 20
+LABEL_MIN_WIDTH = 24
 # A colour per service, in the order the services first appear in a trace.
 SERVICE_STYLES = ("cyan", "green", "magenta", "yellow", "blue", "red")
 
@@ -71,14 +72,22 @@ def render_waterfall(instance_id: str, spans: list[Span], width: int, color: boo
             Text(f"{instance_id}: trace {trace_id}, {len(members)} spans, {total_ms:.1f} ms"),
             style="bold",
         )
-        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-        table.add_column("SPAN", no_wrap=True, overflow="ellipsis", max_width=width // 3)
-        table.add_column("SERVICE", no_wrap=True)
-        table.add_column("START ms", justify="right")
-        table.add_column("DURATION ms", justify="right")
-        table.add_column("", no_wrap=True, min_width=BAR_MIN_WIDTH, ratio=1)
-        bar_width = max(BAR_MIN_WIDTH, width - width // 3 - 50)
-        for depth, span in _tree(members):
+        rows = list(_tree(members))
+        services = max(len("SERVICE"), *(len(span["service"]) for _, span in rows))
+        # SPAN, SERVICE, START, DURATION, then the bar; one space between columns.
+        fixed = services + len("START ms") + len("DURATION ms") + 4
+        longest = max(len("  " * depth + span["name"]) for depth, span in rows)
+        label_width = min(longest, max(LABEL_MIN_WIDTH, width - fixed - BAR_MIN_WIDTH))
+        bar_width = max(BAR_MIN_WIDTH // 2, width - fixed - label_width)
+        table = Table(
+            box=None, pad_edge=False, collapse_padding=True, show_edge=False, header_style="bold"
+        )
+        table.add_column("SPAN", no_wrap=True, overflow="ellipsis", width=label_width)
+        table.add_column("SERVICE", no_wrap=True, width=services)
+        table.add_column("START ms", justify="right", no_wrap=True)
+        table.add_column("DURATION ms", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True, width=bar_width)
+        for depth, span in rows:
             style = styles.setdefault(
                 span["service"], SERVICE_STYLES[len(styles) % len(SERVICE_STYLES)]
             )
