@@ -39,11 +39,12 @@ def _settled(sink: OtlpSink) -> int:
     """The number of spans received once no more arrive (the apps' batches are flushed)."""
     seen: list[int] = []
 
-    def probe() -> int | None:
+    def probe() -> tuple[int] | None:  # a tuple: a count of 0 is an answer too
         seen.append(len(sink.spans()))
-        return seen[-1] if len(seen) > 1 and seen[-1] == seen[-2] else None
+        return (seen[-1],) if len(seen) > 1 and seen[-1] == seen[-2] else None
 
-    return wait_until(probe, timeout=30, interval=1.0, what="the last span batches")
+    [count] = wait_until(probe, timeout=30, interval=1.0, what="the last span batches")
+    return count
 
 
 def measure_mode(mode: str, work: Path, orders: int) -> Figures:
