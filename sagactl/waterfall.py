@@ -46,6 +46,15 @@ def _tree(spans: list[Span]) -> Iterator[tuple[int, Span]]:
     return walk(None, 0)
 
 
+def _label(name: str) -> str:
+    """A gRPC call's span without its package: `/dapr.proto.runtime.v1.Dapr/GetState` is
+    drawn as `Dapr/GetState` (`-o json` keeps the whole name)."""
+    if not name.startswith("/"):
+        return name
+    service, _, method = name[1:].rpartition("/")
+    return f"{service.rsplit('.', 1)[-1]}/{method}"
+
+
 def _bar(offset_ms: float, duration_ms: float, total_ms: float, width: int) -> str:
     start = min(width - 1, int(offset_ms / total_ms * width)) if total_ms else 0
     length = max(1, round(duration_ms / total_ms * width)) if total_ms else 1
@@ -76,7 +85,7 @@ def render_waterfall(instance_id: str, spans: list[Span], width: int, color: boo
         services = max(len("SERVICE"), *(len(span["service"]) for _, span in rows))
         # SPAN, SERVICE, START, DURATION, then the bar; one space between columns.
         fixed = services + len("START ms") + len("DURATION ms") + 4
-        longest = max(len("  " * depth + span["name"]) for depth, span in rows)
+        longest = max(len("  " * depth + _label(span["name"])) for depth, span in rows)
         label_width = min(longest, max(LABEL_MIN_WIDTH, width - fixed - BAR_MIN_WIDTH))
         bar_width = max(BAR_MIN_WIDTH // 2, width - fixed - label_width)
         table = Table(
@@ -94,7 +103,7 @@ def render_waterfall(instance_id: str, spans: list[Span], width: int, color: boo
             offset_ms = (_start_s(span) - began) * 1000
             failed = span.get("status") == "error"
             table.add_row(
-                Text("  " * depth + span["name"], style="red" if failed else ""),
+                Text("  " * depth + _label(span["name"]), style="red" if failed else ""),
                 Text(span["service"], style=style),
                 f"{offset_ms:.1f}",
                 f"{span['durationMs']:.1f}",

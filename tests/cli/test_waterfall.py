@@ -25,7 +25,7 @@ def test_children_are_drawn_under_their_parent_in_start_order_with_bars_on_one_t
         _span("c", "a", "payment handler", 600, 200),
         _span("a", None, "api request", 0, 1000),
         _span("b", "a", "inventory handler", 100, 300),
-        _span("d", "b", "inventory state", 150, 100),
+        _span("d", "b", "/dapr.proto.runtime.v1.Dapr/GetState", 150, 100),
         _span("x", "gone", "orphan call", 900, 50),
     ]
 
@@ -37,11 +37,11 @@ def test_children_are_drawn_under_their_parent_in_start_order_with_bars_on_one_t
     assert [row[:service_column].strip() for row in rows] == [
         "api request",
         "inventory handler",
-        "inventory state",
+        "Dapr/GetState",
         "payment handler",
         "orphan call",
     ]
-    assert rows[2].startswith("    inventory state")
+    assert rows[2].startswith("    Dapr/GetState")
     bars = [row.index("█") for row in rows]
     assert bars[0] < bars[1] < bars[2] < bars[3] < bars[4]
     assert rows[0].count("█") > rows[3].count("█")
