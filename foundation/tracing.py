@@ -12,7 +12,8 @@ own in the messages.
   `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set, else none).
 - `OTEL_EXPORTER_OTLP_PROTOCOL` (or `..._TRACES_PROTOCOL`): `http/protobuf` (default), `grpc`;
   the OTLP exporters read the other `OTEL_EXPORTER_OTLP_*` variables themselves.
-- `OTEL_TRACES_SAMPLER`: the SDK's samplers; unset, `JoinedCallsSampler`.
+- `OTEL_TRACES_SAMPLER`: unset, `JoinedCallsSampler`; `parentbased_traceidratio` (with
+  `OTEL_TRACES_SAMPLER_ARG`), the same keeping that ratio of the traces; any other, the SDK's.
 - `TRACE_STORE`: a SQLite file that keeps every span locally (`foundation.span_store`), so
   `sagactl workflow trace` shows a saga with no collector running.
 
@@ -45,6 +46,7 @@ from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
@@ -74,10 +76,11 @@ class JoinedCallsSampler(Sampler):
     """Parent-based, except for gRPC calls that no trace asked for: an app's calls to its
     sidecar made outside any span (the workflow worker polling for work, the API's
     gauges) would each start a trace of one span, and the worker's completions would add
-    one span to every activity. A root span of anything else is sampled."""
+    one span to every activity. A root span of anything else is sampled as `root` says
+    (every one by default)."""
 
-    def __init__(self) -> None:
-        self._parent_based = ParentBased(ALWAYS_ON)
+    def __init__(self, root: Sampler = ALWAYS_ON) -> None:
+        self._parent_based = ParentBased(root)
 
     def should_sample(
         self,
@@ -117,7 +120,7 @@ def configure(app_id: str) -> None:
         log.info("no trace exporter and no TRACE_STORE: spans are not recorded")
         return
     resource = Resource.create({} if env.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: app_id})
-    sampler = None if env.get("OTEL_TRACES_SAMPLER") else JoinedCallsSampler()
+    sampler = sampler_from(env)
     provider = TracerProvider(resource=resource, sampler=sampler)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -133,6 +136,24 @@ def configure(app_id: str) -> None:
             "trace_store": store or None,
         },
     )
+
+
+def sampler_from(env: Mapping[str, str]) -> Sampler | None:
+    """`JoinedCallsSampler`, keeping a ratio of the traces with
+    `OTEL_TRACES_SAMPLER=parentbased_traceidratio` (`OTEL_TRACES_SAMPLER_ARG`); None for
+    another sampler the variable names, which the SDK then reads itself."""
+    name = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if not name:
+        return JoinedCallsSampler()
+    if name != "parentbased_traceidratio":
+        return None
+    try:
+        ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)
+    except ValueError:
+        raise SettingsError("OTEL_TRACES_SAMPLER_ARG: not a number") from None
+    if not 0.0 <= ratio <= 1.0:
+        raise SettingsError("OTEL_TRACES_SAMPLER_ARG: not between 0 and 1")
+    return JoinedCallsSampler(TraceIdRatioBased(ratio))
 
 
 def exporters_from(env: Mapping[str, str]) -> list[SpanExporter]:

@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind
 
 from foundation.settings import SettingsError
 from foundation.span_store import SpanStoreExporter, saga_traces
-from foundation.tracing import JoinedCallsSampler, exporters_from
+from foundation.tracing import JoinedCallsSampler, exporters_from, sampler_from
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
 
@@ -77,6 +77,18 @@ def test_grpc_calls_outside_a_trace_and_the_workers_own_calls_are_not_sampled() 
     assert _decision(SpanKind.CLIENT, completion, parent=True) == Decision.DROP
     assert _decision(SpanKind.SERVER, {}, parent=False) == Decision.RECORD_AND_SAMPLE
     assert _decision(SpanKind.CONSUMER, {}, parent=False) == Decision.RECORD_AND_SAMPLE
+
+
+def test_a_ratio_samples_whole_sagas_and_still_drops_the_plumbing() -> None:
+    ratio = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
+    none_kept = sampler_from(ratio)
+    assert isinstance(none_kept, JoinedCallsSampler)
+    assert isinstance(sampler_from({}), JoinedCallsSampler)
+    assert sampler_from({"OTEL_TRACES_SAMPLER": "always_on"}) is None  # the SDK's own
+    root = none_kept.should_sample(None, 1, "POST /v1/orders", SpanKind.SERVER)
+    assert root.decision == Decision.DROP
+    with pytest.raises(SettingsError, match="OTEL_TRACES_SAMPLER_ARG"):
+        sampler_from({**ratio, "OTEL_TRACES_SAMPLER_ARG": "half"})
 
 
 def test_the_span_store_returns_every_span_of_the_traces_that_touched_a_saga(
