@@ -6,8 +6,9 @@ peer keeps nothing, which is the bar it sets. Then the pub/sub figures (`bench/p
 publish -> app throughput and idle latency through a durable `pubsub.sqlite`, against fixed
 targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latency through
 the whole platform, on the embedded sidecars (`dapr.yaml`) and on daprd with Redis
-(`dapr.daprd.yaml`), then the same saga on Temporal's dev server, durable and in memory
-(`bench/temporal/`), with our ratio to each and each process's CPU per order. Results go to
+(`dapr.daprd.yaml`), with tracing off and on (`bench/tracing.py`), then the same saga on
+Temporal's dev server, durable and in memory (`bench/temporal/`), with our ratio to each
+and each process's CPU per order. Results go to
 `.data/bench/latest.json` for docs.
 """
 
@@ -29,6 +30,7 @@ import dapr.ext.workflow as wf
 
 from bench import e2e as e2e_bench
 from bench import pubsub
+from bench import tracing as tracing_bench
 from bench.report import format_table
 from bench.temporal import peer as temporal_peer
 from bench.workloads import (
@@ -217,6 +219,8 @@ def main() -> None:
     pubsub_figures = pubsub.measure()
     print("end to end ...", flush=True)
     e2e_figures = e2e_bench.measure()
+    print("end to end, tracing off and on ...", flush=True)
+    tracing_figures = tracing_bench.measure()
     print("end to end on Temporal ...", flush=True)
     temporal_figures = temporal_peer.measure()
     print()
@@ -236,6 +240,10 @@ def main() -> None:
     print(f"end to end:\n{e2e_bench.describe(e2e_figures)}")
     print()
     print(e2e_bench.table(e2e_figures))
+    print()
+    print(f"tracing: {tracing_figures['setup']}")
+    print()
+    print(tracing_bench.table(tracing_figures))
     print()
     print("against Temporal:")
     for mode, figures in temporal_figures.items():
@@ -263,6 +271,7 @@ def main() -> None:
         },
         "pubsub": pubsub_figures,
         "e2e": e2e_figures,
+        "tracing": tracing_figures,
         "temporal": temporal_figures,
         "e2e_over_temporal": temporal_peer.ratios(temporal_figures, e2e_figures),
     }

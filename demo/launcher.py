@@ -45,6 +45,9 @@ DEFAULT_VAULT_PORT = 8090  # the payment service's card edge (services/payment/_
 _ALL_UP = re.compile(r"^runner: all \d+ apps are running")
 
 
+TRACE_STORE_FILE = "traces.sqlite"
+
+
 class LaunchError(Exception):
     """The platform cannot be started (a template problem), or did not become ready."""
 
@@ -158,6 +161,10 @@ class Launcher:
     def _overrides(self, app_id: str) -> dict[str, str]:
         """What the caller sets in an app's environment, over the template's `env`."""
         env = dict(self.options.env)
+        if "TRACE_STORE" not in os.environ:
+            # Every app keeps its spans in one local store, which the API reads for
+            # `sagactl workflow trace` (docs/operations.md, "Traces").
+            env.setdefault("TRACE_STORE", str(self.data_dir / TRACE_STORE_FILE))
         if app_id == AppId.ORCHESTRATOR:
             # The API checks tokens of this platform's local issuer (docs/api.md).
             env.update(self.issuer.orchestrator_env())

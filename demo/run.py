@@ -126,6 +126,8 @@ def instructions(launcher: Launcher, suffix: str) -> str:
         f"   {cli}{connection} workflow get order-{big}",
         f"   {cli}{connection} workflow history order-{big}",
         f"   {cli}{connection} workflow history order-{big} --mermaid",
+        "   # its trace: the API call, the orchestrator's steps, the services' handlers",
+        f"   {cli}{connection} workflow trace order-{big}",
         "",
         f"   {cli}{connection} inventory stock --token $VIEWER_TOKEN",
         f"   {cli}{connection} workflow list",

@@ -4,7 +4,9 @@ Every line has `time`, `level` (lower case, as daprd writes it), `logger`, `msg`
 process's `app_id`; a line that concerns a saga or a workflow instance also has `saga_id`
 and `instance_id`. Those come from the context (`log_context`), so code that handles one
 saga sets them once instead of passing them on every call; `extra={...}` still adds fields
-to one line (and wins over the context).
+to one line (and wins over the context). A line written inside an OpenTelemetry span has
+its `trace_id` and `span_id` (hex, as trace backends show them), so a trace leads to its
+lines and back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 FIELDS = {"asctime": "time", "levelname": "level", "name": "logger", "message": "msg"}
@@ -49,6 +52,10 @@ class _ContextFilter(logging.Filter):
         for name, value in _context.get().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid and not hasattr(record, "trace_id"):
+            record.trace_id = format(span.trace_id, "032x")
+            record.span_id = format(span.span_id, "016x")
         return True
 
 

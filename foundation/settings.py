@@ -22,6 +22,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 S = TypeVar("S", bound=BaseSettings)
+T = TypeVar("T")
 
 # Names matched in any case, empty values treated as unset, other variables ignored.
 ENV = SettingsConfigDict(env_ignore_empty=True, extra="ignore", frozen=True)
@@ -44,7 +45,7 @@ def load(model: type[S], env: Mapping[str, str] | None = None, **overrides: Any)
     return model.model_construct(**dict(read))
 
 
-def exit_on_error(read: Callable[[], S]) -> S:
+def exit_on_error(read: Callable[[], T]) -> T:
     """`read()`, or the settings error on one stderr line and exit code 2."""
     try:
         return read()

@@ -117,6 +117,9 @@ class SagaApi:
             if not token:
                 return runs
 
+    def trace(self, instance_id: str) -> Any:
+        return self._json("GET", f"/v1/runs/{_segment(instance_id)}/trace")
+
     def history(self, instance_id: str) -> Any:
         return self._json("GET", f"/v1/runs/{_segment(instance_id)}/history")
 

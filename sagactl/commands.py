@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from foundation.durations import parse_go_duration
 from sagactl import card_vault
 from sagactl.api_client import KEEP_INPUT, RunFilter, SagaApi
 from sagactl.render import Output, compact, when
+from sagactl.waterfall import render_waterfall
 
 
 class UsageError(Exception):
@@ -165,6 +167,18 @@ def workflow_history(args: argparse.Namespace, api: SagaApi) -> Output:
         for event in history["events"]
     ]
     return Output(history["events"], ["TYPE", "NAME", "EVENT ID", "TIMESTAMP", "DETAILS"], rows)
+
+
+def workflow_trace(args: argparse.Namespace, api: SagaApi) -> Output:
+    """The saga's trace from the API's local span store: a waterfall, or the spans as data."""
+    trace = api.trace(args.instance_id)
+    if args.output_format in ("json", "yaml"):
+        return Output(trace)
+    width = shutil.get_terminal_size().columns
+    if args.output_format == "wide":
+        width = max(width, 200)
+    color = sys.stdout.isatty()
+    return Output(trace, raw=render_waterfall(args.instance_id, trace["spans"], width, color))
 
 
 def workflow_raise_event(args: argparse.Namespace, api: SagaApi) -> Output:

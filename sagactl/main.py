@@ -109,6 +109,13 @@ def _workflow_verbs(groups: Verbs) -> None:
         "--mermaid", action="store_true", help="print a Mermaid sequence diagram instead"
     )
 
+    trace = verb(
+        "trace",
+        commands.workflow_trace,
+        "draw a saga's trace as a waterfall (spans the platform keeps locally)",
+    )
+    trace.add_argument("instance_id", metavar="INSTANCE_ID")
+
     raise_event = verb(
         "raise-event", commands.workflow_raise_event, "raise an external event on a run"
     )

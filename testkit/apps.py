@@ -42,17 +42,18 @@ SETTINGS_VARIABLES = frozenset(
         "INVENTORY_SEED",
         "PAYMENT_LIMIT_CENTS",
         "SHIPPING_COUNTRIES",
+        "TRACE_STORE",
     }
 )
 
 
 def clean_environ() -> dict[str, str]:
-    """This process's environment without the Dapr variables (the launcher sets its own)
-    and without the platform's settings (the test sets them)."""
+    """This process's environment without the Dapr variables (the launcher sets its own),
+    the OpenTelemetry ones and the platform's settings (the test sets them)."""
     return {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("DAPR_") and name not in SETTINGS_VARIABLES
+        if not name.startswith(("DAPR_", "OTEL_")) and name not in SETTINGS_VARIABLES
     }
 
 

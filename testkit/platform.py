@@ -88,11 +88,16 @@ class PlatformSettings:
     shipping_countries: str = "US,CA,GB,DE,FR,NL"
     # The sidecars' and apps' log level; `warn` keeps a load run from writing a line per message.
     log_level: str = "info"
+    # Added to every app's environment: the `OTEL_*` variables of a traced run (`otlp_sink`).
+    app_env: Mapping[str, str] = field(default_factory=dict)
 
     def env_for(
         self, app_id: str, api_port: int, auth: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        common = {"LOG_LEVEL": "WARNING" if self.log_level == "warn" else self.log_level.upper()}
+        common = {
+            **self.app_env,
+            "LOG_LEVEL": "WARNING" if self.log_level == "warn" else self.log_level.upper(),
+        }
         if app_id == AppId.ORCHESTRATOR:
             return {
                 **common,

@@ -9,7 +9,10 @@ is unreachable, a conflict outlasted its retries) answers RETRY too.
 
 Every app subscribes as the topology says (`subscribe`): a command service with one rule
 per command type and a default route that dead-letters the event types it does not know
-(`command_app`), the orchestrator with one handler per topic.
+(`command_app`), the orchestrator with one handler per topic. Each delivery is handled
+inside a span that continues the CloudEvent's trace, and each publish inside a span whose
+context the sidecar writes into the CloudEvent (`services.common.spans`), so a command's
+reply travels in the command's trace.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dapr.ext.grpc import App, Rule, SubscriptionMessage
 from foundation.logs import log_context
 from services.common.cards import redact_card_numbers
 from services.common.metrics import DeadLetterReason, count_dead_letter, declare_dead_letters
+from services.common.spans import consuming, publishing, tag_saga
 from services.contracts.messages import Contract, DeadLetter, InvalidMessage
 from services.contracts.names import PUBSUB, AppId, EventType, Topic, dead_letter_topic
 from services.contracts.topology import COMMANDS, SUBSCRIPTIONS
@@ -42,14 +46,16 @@ Decide = Callable[[Any], tuple[EventType, Contract]]
 def publish(
     client: DaprClient, topic: Topic | str, event_type: EventType | str, body: Contract
 ) -> None:
-    """Publishes `body` as a CloudEvent of type `event_type` (JSON data)."""
-    client.publish_event(
-        PUBSUB,
-        str(topic),
-        body.to_json(),
-        data_content_type="application/json",
-        publish_metadata={"cloudevent.type": str(event_type)},
-    )
+    """Publishes `body` as a CloudEvent of type `event_type` (JSON data), in the trace of
+    the current span."""
+    with publishing(str(topic), str(event_type)):
+        client.publish_event(
+            PUBSUB,
+            str(topic),
+            body.to_json(),
+            data_content_type="application/json",
+            publish_metadata={"cloudevent.type": str(event_type)},
+        )
 
 
 def dead_letter(
@@ -116,11 +122,13 @@ def subscribe(app: App, app_id: AppId, handlers: Mapping[str, TopicHandler]) -> 
 
 
 def _named(name: str, handler: TopicHandler) -> TopicHandler:
-    """`handler` under `name`: the SDK names a rule's path after the handler function, and
-    passes a `SubscriptionMessage` only to a handler annotated to take one."""
+    """`handler` under `name`, inside the delivery's span: the SDK names a rule's path
+    after the handler function, and passes a `SubscriptionMessage` only to a handler
+    annotated to take one."""
 
     def route(event: SubscriptionMessage) -> TopicEventResponse:
-        return handler(event)
+        with consuming(event):
+            return handler(event)
 
     route.__name__ = route.__qualname__ = name
     return route
@@ -165,6 +173,7 @@ class CommandHandling:
         except InvalidMessage as error:
             return self.reject(event, error.reason)
         saga_id = getattr(command, "saga_id", None)
+        tag_saga(saga_id, getattr(command, "order_id", None))
         with log_context(
             saga_id=saga_id,
             instance_id=saga_id,

@@ -15,7 +15,7 @@ from dapr.ext.grpc import App
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from foundation import logs
+from foundation import logs, tracing
 from foundation.settings import ENV, exit_on_error, load
 from services.common.metrics import serve_metrics
 
@@ -49,10 +49,12 @@ S = TypeVar("S", bound=ServiceSettings)
 
 def start(app_id: str, settings: type[S]) -> tuple[S, DaprClient]:
     """The service's settings (a bad variable ends the process with one line naming it),
-    JSON logging, and a client of the sidecar once the sidecar answers (the SDK waits for
-    its health endpoint: `DAPR_HTTP_PORT`, `DAPR_HEALTH_TIMEOUT`)."""
+    JSON logging, traces (`OTEL_*`, `foundation.tracing`), and a client of the sidecar once
+    the sidecar answers (the SDK waits for its health endpoint: `DAPR_HTTP_PORT`,
+    `DAPR_HEALTH_TIMEOUT`)."""
     chosen = exit_on_error(lambda: load(settings))
     logs.configure(app_id)
+    exit_on_error(lambda: tracing.configure(app_id))
     return chosen, DaprClient()
 
 

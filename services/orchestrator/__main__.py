@@ -1,10 +1,12 @@
 """`python -m services.orchestrator`: the workflow worker, the pub/sub callback server and
 the management API in one process, all talking to the app's sidecar.
 
-Start order: JSON logging; the Dapr client (the SDK waits for the sidecar's health
-endpoint); the workflow runtime (connects through `DAPR_GRPC_PORT`) with every workflow
-and activity registered; the app-callback server on `APP_PORT` in a thread; then the
-management API with uvicorn on `API_PORT`, in the main thread. SIGTERM or SIGINT stops
+Start order: JSON logging; traces (`OTEL_*`, `foundation.tracing`: before any gRPC
+channel opens, so every call to the sidecar carries the trace context); the Dapr client
+(the SDK waits for the sidecar's health endpoint); the workflow runtime (connects through
+`DAPR_GRPC_PORT`) with every workflow and activity registered; the app-callback server
+on `APP_PORT` in a thread; then the management API with uvicorn on `API_PORT`, in the
+main thread. SIGTERM or SIGINT stops
 them in reverse order: the API (uvicorn finishes the requests in flight), the callback
 server, the workflow worker, the clients. Workflows lose nothing on the way: their
 state lives in the sidecar, which hands unfinished work to the next worker.
@@ -22,7 +24,7 @@ import uvicorn
 from dapr.clients import DaprClient
 from dapr.ext.workflow.logger import LoggerOptions
 
-from foundation import logs
+from foundation import logs, tracing
 from foundation.settings import exit_on_error
 from services.orchestrator import metrics
 from services.orchestrator.api import ApiSettings, create_api
@@ -46,6 +48,7 @@ def _sdk_logging() -> LoggerOptions:
 def main() -> None:
     settings = exit_on_error(OrchestratorSettings.from_env)
     logs.configure(settings.app_id)
+    exit_on_error(lambda: tracing.configure(settings.app_id))
     metrics.declare()
     stopping = _stop_on_signals()
     dapr = DaprClient()
@@ -74,6 +77,7 @@ def main() -> None:
                     auth_disabled=settings.auth_disabled,
                     saga_config=settings.saga_config,
                     worker_ready=lambda: runtime.wait_for_worker_ready(timeout=0.1),
+                    trace_store=settings.trace_store,
                 ),
             )
             server = uvicorn.Server(

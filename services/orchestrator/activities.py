@@ -10,6 +10,11 @@ Publishing is at-least-once (an activity may run again after a crash): every com
 carries its deterministic `commandId`, so the services' handlers make a second copy
 harmless, and status events are idempotent facts about a saga.
 
+Each command is sent inside a span of its saga step, compensation or completion (`saga.id`,
+`order.id`, `saga.step`), a child of the span the SDK opens for the activity in the
+workflow's trace; the workflows themselves make no span (they replay). The command's
+service continues that trace.
+
 The saga metrics are counted here, not in the workflows (which replay), once per saga id
 (`services.orchestrator.metrics`): started with the first command, finished with the
 outcome and the durations the saga measured on its own clock.
@@ -26,9 +31,16 @@ from dapr.clients import DaprClient
 from dapr.ext.workflow import WorkflowActivityContext
 
 from services.common.messaging import publish
+from services.common.spans import saga_span, tag_saga
 from services.contracts.messages import ApprovalRequested, InvalidMessage, OrderStatus, StockLevel
 from services.contracts.names import STATESTORE, EventType, Topic, stock_key
-from services.contracts.topology import COMMAND_TOPICS, COMMANDS, SAGA_STEPS, STATUS_EVENT_TYPES
+from services.contracts.topology import (
+    COMMAND_TOPICS,
+    COMMANDS,
+    SAGA_COMPLETIONS,
+    SAGA_STEPS,
+    STATUS_EVENT_TYPES,
+)
 from services.orchestrator import metrics
 from services.orchestrator.workflow_io import SagaTimings
 
@@ -46,6 +58,16 @@ class ActivityName(StrEnum):
 
 
 Activity = Callable[[WorkflowActivityContext, Any], Any]
+
+# Each command's place in the saga, for its span: (kind, name).
+SAGA_PLACES: dict[EventType, tuple[str, str]] = {
+    **{step.command: ("step", str(step.name)) for step in SAGA_STEPS},
+    **{
+        step.compensation.command: ("compensation", str(step.compensation.name))
+        for step in SAGA_STEPS
+    },
+    **{done.command: ("completion", str(done.name)) for done in SAGA_COMPLETIONS},
+}
 
 
 def command_input(event_type: EventType, command: dict[str, Any]) -> dict[str, Any]:
@@ -83,15 +105,17 @@ class OrchestratorActivities:
         command = COMMANDS[event_type].parse(data["command"])
         if event_type == SAGA_STEPS[0].command:
             metrics.record_saga_started(command.saga_id)
-        publish(self.dapr, COMMAND_TOPICS[event_type], event_type, command)
-        log.info(
-            "command sent",
-            extra={
-                "saga_id": command.saga_id,
-                "command": str(event_type),
-                "command_id": command.command_id,
-            },
-        )
+        kind, step = SAGA_PLACES.get(event_type, ("command", str(event_type)))
+        with saga_span(kind, step, command.saga_id, command.order_id):
+            publish(self.dapr, COMMAND_TOPICS[event_type], event_type, command)
+            log.info(
+                "command sent",
+                extra={
+                    "saga_id": command.saga_id,
+                    "command": str(event_type),
+                    "command_id": command.command_id,
+                },
+            )
 
     def publish_order_status(self, ctx: WorkflowActivityContext, data: dict[str, Any]) -> None:
         """Publishes how a saga ended (`order.completed` / `order.failed` / ...)."""
@@ -100,6 +124,7 @@ class OrchestratorActivities:
             raise InvalidMessage(f"'{event_type}' is not an order status event")
         status = OrderStatus.parse(data["status"])
         timings = SagaTimings.parse(data.get("timings") or {})
+        tag_saga(status.saga_id, status.order_id)
         publish(self.dapr, Topic.ORDER_STATUS, event_type, status)
         metrics.record_saga_finished(status, timings)
         log.info(
@@ -114,6 +139,7 @@ class OrchestratorActivities:
     def publish_approval_request(self, ctx: WorkflowActivityContext, data: dict[str, Any]) -> None:
         """Publishes `approval.requested` (also as the reminder, with `reminder: true`)."""
         request = ApprovalRequested.parse(data)
+        tag_saga(request.saga_id, request.order_id)
         publish(self.dapr, Topic.ORDER_STATUS, EventType.APPROVAL_REQUESTED, request)
         if not request.reminder:
             metrics.record_approval_requested(request.approval_id)

@@ -50,6 +50,9 @@ class OrchestratorSettings(BaseSettings):
     | `COMPENSATION_ATTEMPTS` | `5` | sends of one compensation before giving up |
     | `COMPENSATION_TIMEOUT_SECONDS` | `30` | wait for each compensation attempt's reply |
     | `LOG_LEVEL` | `info` | `debug`, `info`, `warning`, `error` |
+    | `TRACE_STORE` | unset | the local span store the API reads (`foundation.span_store`) |
+
+    The `OTEL_*` variables are read by `foundation.tracing`.
     """
 
     model_config = ENV
@@ -71,6 +74,7 @@ class OrchestratorSettings(BaseSettings):
     approval_reminder_seconds: Annotated[float, Field(ge=0)] = _SAGA.approval_reminder_seconds or 0
     compensation_attempts: Annotated[int, Field(ge=1)] = _SAGA.compensation_attempts
     compensation_timeout_seconds: Seconds = _SAGA.compensation_timeout_seconds
+    trace_store: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorSettings:

@@ -8,6 +8,10 @@
   reply's `commandId`, with `reply_event(type, reply)` as data.
 - `approvals` (`approval.decided`): raises `approval_decision` into `approval-<orderId>`.
 
+Each handler runs in the span of its delivery (`services.common.spans.consuming`, in the
+trace of the CloudEvent's `traceparent`), marked with the saga's id: the workflow started
+or raised inside it carries that trace on (the sidecar takes it from the call's metadata).
+
 A message that fails its contract goes to the topic's dead-letter topic with the reason
 (`CommandHandling.reject`) and is acknowledged. A reply or decision for an instance that
 does not exist or has finished is acknowledged and logged: retrying cannot help it. Only a
@@ -33,6 +37,7 @@ from dapr.ext.grpc import App, SubscriptionMessage
 from foundation.logs import log_context
 from services.common.messaging import CommandHandling, TopicHandler, subscribe
 from services.common.metrics import DeadLetterReason
+from services.common.spans import tag_saga
 from services.contracts.messages import (
     ApprovalDecided,
     InvalidMessage,
@@ -94,6 +99,7 @@ class OrchestratorSubscriptions:
         except InvalidMessage as error:
             return self.messages.reject(event, error.reason)
         instance_id = saga_instance_id(order.order_id)
+        tag_saga(instance_id, order.order_id)
         with log_context(saga_id=instance_id, instance_id=instance_id, event_id=event.id()):
             return self._start_saga(order, instance_id)
 
@@ -130,6 +136,7 @@ class OrchestratorSubscriptions:
             reply = parse_reply(str(event.type()), bytes(event.raw_data()))
         except InvalidMessage as error:
             return self.messages.reject(event, error.reason)
+        tag_saga(reply.saga_id, reply.order_id)
         with log_context(
             saga_id=reply.saga_id,
             instance_id=reply.saga_id,
@@ -155,6 +162,7 @@ class OrchestratorSubscriptions:
         except InvalidMessage as error:
             return self.messages.reject(event, error.reason)
         instance_id = approval_instance_id(decided.order_id)
+        tag_saga(saga_instance_id(decided.order_id), decided.order_id)
         with log_context(
             saga_id=saga_instance_id(decided.order_id),
             instance_id=instance_id,

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from foundation.sqlite import connect, immediate
 from sidecar.pubsub.routing import topic_matches
-from sidecar.sqlite import connect, immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

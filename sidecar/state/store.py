@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sidecar.sqlite import connect, immediate
+from foundation.sqlite import connect, immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (

@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-from sidecar.sqlite import connect, immediate
+from foundation.sqlite import connect, immediate
 from sidecar.workflow.protos import backend
 
 log = logging.getLogger("sidecar.workflow")

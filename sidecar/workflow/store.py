@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sidecar.sqlite import connect, immediate
+from foundation.sqlite import connect, immediate
 from sidecar.workflow.history import TERMINAL_STATUSES
 from sidecar.workflow.protos import backend, pb
 from sidecar.workflow.records import ActivityItem, InboxItem, Instance, OutboxItem, ParentRef

@@ -245,6 +245,7 @@ def test_the_openapi_document_describes_every_route_status_and_the_problem_body(
         "/v1/runs/{instanceId}",
         "/v1/runs/{instanceId}/history",
         "/v1/runs/{instanceId}/history/mermaid",
+        "/v1/runs/{instanceId}/trace",
         "/v1/runs/{instanceId}/events/{eventName}",
         "/v1/runs/{instanceId}/suspend",
         "/v1/runs/{instanceId}/resume",

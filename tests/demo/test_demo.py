@@ -150,6 +150,7 @@ def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
         "approvals list",
         "approvals approve",
         "workflow history",
+        "workflow trace",
         "inventory stock",
     }
     small_place, big_place = (c for c in commands if " orders place " in c)
@@ -185,6 +186,18 @@ def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
     assert diagram.startswith("sequenceDiagram")
     assert f"approval (approval-{big_id})" in diagram
     assert "wf-->>client: COMPLETED" in diagram
+    # The saga's trace, from the spans every app keeps in the run's data folder.
+    trace = by_verb["workflow trace"]
+
+    def drawn() -> str | None:
+        result = sagactl(trace, shell)
+        return result.stdout if " shipping " in result.stdout else None
+
+    waterfall = wait_until(drawn, timeout=30, what="the big order's trace")
+    assert waterfall.startswith(f"order-{big_id}: trace ")
+    assert waterfall.splitlines()[2].startswith("POST /v1/orders")
+    for service in ("orchestrator", "inventory", "payment"):
+        assert f" {service} " in waterfall
 
     run.process.send_signal(signal.SIGTERM)
     assert run.wait_exit(timeout=40) == 0, run.output()

@@ -4,7 +4,7 @@ Reported: `make run` on a fresh data folder sometimes failed at start, one of th
 sidecars dying on `PRAGMA journal_mode=WAL` with "database is locked" while the others
 opened the shared `state.sqlite`. Switching a fresh file to WAL reads its header and
 then writes it; SQLite refuses that upgrade at once, busy timeout or not, while another
-connection writes (sidecar/sqlite.py).
+connection writes (foundation/sqlite.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from foundation.sqlite import connect
 from sidecar.pubsub.broker import Broker
-from sidecar.sqlite import connect
 from sidecar.state.store import StateStore
 from testkit.ports import free_port
 from testkit.sidecar import SidecarProcess

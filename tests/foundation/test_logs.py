@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from foundation.logs import configure, log_context
 
@@ -76,3 +77,21 @@ async def test_concurrent_tasks_keep_their_own_ids(lines: io.StringIO) -> None:
     await asyncio.gather(handle("order-a"), handle("order-b"))
 
     assert sorted(str(r["saga_id"]) for r in _records(lines)) == ["order-a", "order-b"]
+
+
+def test_a_line_inside_a_span_names_its_trace_and_span_and_a_line_outside_none(
+    lines: io.StringIO,
+) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("handling") as span:
+        logging.getLogger("services.x").info("inside")
+    logging.getLogger("services.x").info("after")
+
+    inside, after = _records(lines)
+    context = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (
+        format(context.trace_id, "032x"),
+        format(context.span_id, "016x"),
+    )
+    assert "trace_id" not in after
+    assert "span_id" not in after

@@ -5,6 +5,7 @@ Open without a token: `/healthz` (liveness), `/readyz` (readiness), `/metrics` (
 scrapes it as the kubelet probes health: counts only, no order data) and the OpenAPI
 document with its viewer (`/openapi.json`, `/docs`: they describe routes, hold no data, and
 tools such as schemathesis read them). Every other route needs a bearer token with a role.
+Every other request is traced (OpenTelemetry's FastAPI instrumentation).
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ from dapr.ext.workflow import DaprWorkflowClient
 from fastapi import FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from pydantic.alias_generators import to_camel
 
-from services.orchestrator.api import routes_approvals, routes_audit, routes_orders, routes_runs
+from services.orchestrator.api import (
+    routes_approvals,
+    routes_audit,
+    routes_orders,
+    routes_runs,
+    routes_traces,
+)
 from services.orchestrator.api.audit import AuditTrail
 from services.orchestrator.api.errors import (
     ApiError,
@@ -82,7 +90,7 @@ def create_api(workflows: DaprWorkflowClient, dapr: DaprClient, settings: ApiSet
     run_gauges = CollectorRegistry(auto_describe=False)
     run_gauges.register(RunGauges(app.state.gateway, settings.saga_config))
 
-    for module in (routes_runs, routes_approvals, routes_orders, routes_audit):
+    for module in (routes_runs, routes_traces, routes_approvals, routes_orders, routes_audit):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness", responses=error_responses(auth=False))
@@ -117,6 +125,11 @@ def create_api(workflows: DaprWorkflowClient, dapr: DaprClient, settings: ApiSet
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # A server span per request, continuing a caller's `traceparent`: the root of an order's
+    # trace. Probes and scrapes would each start a trace of their own, so they make none.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="/healthz,/readyz,/metrics", exclude_spans=["receive", "send"]
+    )
     return app
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from services.common.spans import tag_saga
 from services.contracts.messages import ApprovalDecided, InvalidMessage
 from services.contracts.names import (
     APPROVAL_DECISION_EVENT,
     WorkflowName,
     approval_instance_id,
+    saga_instance_id,
 )
 from services.contracts.topology import TERMINAL_RUNTIME_STATUSES
 from services.orchestrator.api.errors import (
@@ -106,5 +108,7 @@ def decide(
         )
     except ValueError as error:
         raise validation_failed(str(error)) from None
+    # The request's trace is one of the saga's (`sagactl workflow trace` shows the decision).
+    tag_saga(saga_instance_id(order_id), order_id)
     gateway.raise_event(instance_id, APPROVAL_DECISION_EVENT, decision.to_data())
     return ApprovalDecisionAccepted(order_id=order_id, instance_id=instance_id, approved=approved)

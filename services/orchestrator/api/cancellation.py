@@ -10,6 +10,7 @@ raw operation, which leaves the reservation and the charge in place), nothing st
 
 from __future__ import annotations
 
+from services.common.spans import tag_saga
 from services.contracts.names import WorkflowName, approval_instance_id, saga_instance_id
 from services.contracts.topology import TERMINAL_RUNTIME_STATUSES
 from services.orchestrator.api.errors import ErrorCode, conflict, not_found
@@ -46,6 +47,7 @@ def cancel_order(
             ErrorCode.ORDER_NOT_CANCELLABLE, f"the saga of order '{order_id}' {_TOO_LATE[step]}"
         )
     request = CancelRequest(requested_by=caller.subject, reason=reason)
+    tag_saga(saga_id, order_id)  # the request's trace is one of the saga's
     gateway.raise_event(saga_id, CANCEL_ORDER_EVENT, request.to_data())
     return CancelAccepted(
         order_id=order_id,

@@ -195,6 +195,26 @@ class History(ApiModel):
     events: list[HistoryEvent]
 
 
+class TraceSpan(ApiModel):
+    """One span of a run's trace, as the local span store keeps it."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    service: str
+    start: datetime
+    duration_ms: float
+    status: str
+    attributes: dict[str, Any]
+
+
+class RunTrace(ApiModel):
+    instance_id: str
+    spans: list[TraceSpan] = Field(description="Every span of the run's traces, by start time.")
+
+
 class Purged(ApiModel):
     purged: int
     instance_ids: list[str]

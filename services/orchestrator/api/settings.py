@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from services.orchestrator.api.identity import TokenVerifier
 from services.orchestrator.workflow_io import SagaConfig
@@ -22,3 +23,6 @@ class ApiSettings:
     max_page_size: int = 500
     # Whether this process's workflow worker is connected (`GET /readyz`); None: not known.
     worker_ready: Callable[[], bool] | None = None
+    # The local span store the apps write (`TRACE_STORE`), read by `GET /v1/runs/{id}/trace`;
+    # None: spans go to a collector only, and the route says so.
+    trace_store: Path | None = None

@@ -1,4 +1,5 @@
-"""The SQLite conventions of the sidecar's three stores (workflows, pub/sub, state).
+"""The SQLite conventions of the platform's files: the sidecar's three stores (workflows, pub/sub,
+state) and the apps' local span store (`foundation/span_store.py`).
 
 Several sidecars (and their restarts) open the same file at the same moment, fresh or
 not: every step of opening one must wait for the others rather than fail. SQLite's busy
