@@ -74,7 +74,7 @@ def _listed(app: App) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("app_id", list(AppId))
 def test_each_app_subscribes_exactly_as_the_topology_says(app_id: AppId) -> None:
-    expected = {
+    expected: dict[str, dict[str, Any]] = {
         str(s.topic): {
             "pubsub": PUBSUB,
             "default": str(s.topic) if s.routes else "",
@@ -84,7 +84,12 @@ def test_each_app_subscribes_exactly_as_the_topology_says(app_id: AppId) -> None
         for s in SUBSCRIPTIONS[app_id]
     }
     if app_id == DEAD_LETTER_INBOX:
-        inbox = {"pubsub": PUBSUB, "default": "", "rules": [], "deadLetterTopic": ""}
+        inbox: dict[str, Any] = {
+            "pubsub": PUBSUB,
+            "default": "",
+            "rules": [],
+            "deadLetterTopic": "",
+        }
         expected |= {topic: inbox for topic in DEAD_LETTER_TOPICS}
 
     assert _listed(APPS[app_id]()) == expected
