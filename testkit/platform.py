@@ -36,6 +36,7 @@ import base64
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -71,6 +72,7 @@ KIT_ROLES = ["viewer", "operator", "approver"]
 OBSERVED_TOPICS = frozenset({Topic.ORDER_STATUS, *DEAD_LETTER_TOPICS})
 
 Part = Literal["app", "sidecar"]
+PARTS: tuple[Part, ...] = ("app", "sidecar")
 
 
 @dataclass(frozen=True)
@@ -219,11 +221,7 @@ class Platform:
                 ),
             )
         try:
-            self._start_all("sidecar")
-            self._start_all("app")
-            for node in self.nodes.values():
-                self._wait(node.subscribed, f"{node.app_id}'s subscriptions {sorted(node.topics)}")
-            self._wait(self._api_ready, "the management API")
+            self.start_all()
         except BaseException:
             self.close()
             raise
@@ -237,13 +235,33 @@ class Platform:
         if self._http is not None:
             self._http.close()
             self._http = None
-        for part in ("app", "sidecar"):
+        for part in PARTS:
             processes = [node.process(part) for node in self.nodes.values()]
             for process in processes:
                 process.terminate()
             for process in processes:
                 process.wait_stopped()
         self.runtime.close()
+
+    def kill_all(self) -> None:
+        """`kill -9` of every app and sidecar at once (the observer's too), as a power cut:
+        no shutdown code runs anywhere. What a runtime shares (daprd's Redis, placement,
+        scheduler) stays up, as a managed service would."""
+        processes = [node.process(part) for node in self.nodes.values() for part in PARTS]
+        running = [process for process in processes if process.running]
+        for process in running:
+            process.send_signal(signal.SIGKILL)
+        for process in running:
+            process.wait()
+
+    def start_all(self) -> None:
+        """Every sidecar, then every app, on their ports and data (at start, or after
+        `kill_all`), until each app's subscriptions are registered and the API answers."""
+        self._start_all("sidecar")
+        self._start_all("app")
+        for node in self.nodes.values():
+            self._wait(node.subscribed, f"{node.app_id}'s subscriptions {sorted(node.topics)}")
+        self._wait(self._api_ready, "the management API")
 
     def kill(self, app_id: str, part: Part) -> None:
         """`kill -9` of one app or one sidecar; the others go on."""
