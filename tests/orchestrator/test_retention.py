@@ -31,13 +31,12 @@ def test_a_sweep_purges_only_runs_that_finished_longer_ago_than_the_retention(
     orchestrator.workflows.terminate_workflow(ended[1])  # its approval child ends with it
     for instance_id in ended:
         orchestrator.workflows.wait_for_workflow_completion(instance_id, timeout_in_seconds=60)
-    wait_until(
-        lambda: (
-            orchestrator.workflows.get_workflow_state(child).runtime_status
-            == wf.WorkflowStatus.TERMINATED
-        ),
-        what="the approval child terminated",
-    )
+
+    def child_terminated() -> bool:
+        state = orchestrator.workflows.get_workflow_state(child)
+        return state is not None and state.runtime_status == wf.WorkflowStatus.TERMINATED
+
+    wait_until(child_terminated, what="the approval child terminated")
     now = datetime.now(UTC)
     gateway = WorkflowGateway(orchestrator.workflows)
 
