@@ -88,6 +88,8 @@ class PlatformSettings:
     inventory_seed: Mapping[str, int] = field(default_factory=dict)
     payment_limit_cents: int = 500_000
     shipping_countries: str = "US,CA,GB,DE,FR,NL"
+    run_retention: str = "168h"  # finished runs purged this long after they end (Go duration)
+    run_retention_interval: str = "5m"
     # The sidecars' and apps' log level; `warn` keeps a load run from writing a line per message.
     log_level: str = "info"
 
@@ -106,6 +108,8 @@ class PlatformSettings:
                 "APPROVAL_REMINDER_SECONDS": str(self.approval_reminder_seconds),
                 "COMPENSATION_ATTEMPTS": str(self.compensation_attempts),
                 "COMPENSATION_TIMEOUT_SECONDS": str(self.compensation_timeout_seconds),
+                "RUN_RETENTION": self.run_retention,
+                "RUN_RETENTION_INTERVAL": self.run_retention_interval,
             }
         if app_id == AppId.INVENTORY:
             return {**common, "INVENTORY_SEED": json.dumps(dict(self.inventory_seed))}
