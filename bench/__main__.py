@@ -7,8 +7,9 @@ publish -> app throughput and idle latency through a durable `pubsub.sqlite`, ag
 targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latency through
 the whole platform, on the embedded sidecars (`dapr.yaml`) and on daprd with Redis
 (`dapr.daprd.yaml`), then the same saga on Temporal's dev server, durable and in memory
-(`bench/temporal/`), with our ratio to each and each process's CPU per order. Results go to
-`.data/bench/latest.json` for docs.
+(`bench/temporal/`), with our ratio to each and each process's CPU per order. Last, the
+chaos run (`bench/chaos.py`): orders through the API while the whole platform is killed
+together, several times; then the books. Results go to `.data/bench/latest.json` for docs.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 
+from bench import chaos, pubsub
 from bench import e2e as e2e_bench
-from bench import pubsub
 from bench.report import format_table
 from bench.temporal import peer as temporal_peer
 from bench.workloads import (
@@ -219,6 +220,8 @@ def main() -> None:
     e2e_figures = e2e_bench.measure()
     print("end to end on Temporal ...", flush=True)
     temporal_figures = temporal_peer.measure()
+    print("chaos ...", flush=True)
+    chaos_figures = chaos.measure()
     print()
     print(f"ours: {ours['engine']}")
     print(f"peer: {peer['engine']}")
@@ -244,6 +247,9 @@ def main() -> None:
     print(temporal_peer.table(temporal_figures, e2e_figures))
     print()
     print(temporal_peer.cpu_table(temporal_figures, e2e_figures))
+    print()
+    print(f"chaos: {chaos_figures['setup']}")
+    print(chaos.table(chaos_figures))
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -265,6 +271,7 @@ def main() -> None:
         "e2e": e2e_figures,
         "temporal": temporal_figures,
         "e2e_over_temporal": temporal_peer.ratios(temporal_figures, e2e_figures),
+        "chaos": chaos_figures,
     }
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "latest.json"
