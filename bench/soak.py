@@ -13,7 +13,9 @@ Reported per `SOAK_INTERVAL_S` (by when the orders were placed): orders placed, 
 completed, failed calls and orders that ended otherwise, latency p50 and p99; and at the
 start and the end (`bench/footprint.py`): every process's resident memory, every SQLite
 file's size (write-ahead logs apart), the workflow runs and history rows the orchestrator's
-store holds, with the growth per hour extrapolated. Figures go to `.data/bench/soak.json`.
+store holds, with the growth per hour over the run's second half, extrapolated (once the
+stores hold a full retention window when the run is at least twice `SOAK_RETENTION`).
+Every sample goes to `.data/bench/soak.json` with the figures.
 """
 
 from __future__ import annotations
@@ -132,11 +134,11 @@ def soak(platform: Platform, settings: SoakSettings, rate: float) -> Figures:
         "footprint": {
             "start": samples[0].figures(),
             "end": samples[-1].figures(),
-            # From the first interval on: the platform's start-up allocations left out.
-            "growth_per_hour": footprint.growth_per_hour(
-                samples[min(1, len(samples) - 1)], samples[-1]
-            ),
+            # Over the second half: the platform's start-up allocations and the first
+            # retention window's filling of the stores left out.
+            "growth_per_hour": footprint.growth_per_hour(samples[len(samples) // 2], samples[-1]),
             "runs_over_time": [s.runs for s in samples],
+            "samples": [{"at_s": s.at - started, **s.figures()} for s in samples],
         },
     }
 
@@ -250,11 +252,11 @@ def report(figures: Figures) -> str:
     ]
     start, end = figures["footprint"]["start"], figures["footprint"]["end"]
     growth = figures["footprint"]["growth_per_hour"]
-    memory = [("process", "RSS start: MiB", "RSS end: MiB", "growth: MiB/h")] + [
+    memory = [("process", "RSS start: MiB", "RSS end: MiB", "2nd half: MiB/h")] + [
         (name, f"{start['rss_mib'][name]:.1f}", f"{value:.1f}", f"{growth['rss_mib'][name]:+.1f}")
         for name, value in end["rss_mib"].items()
     ]
-    files = [("file", "start: MiB", "end: MiB", "growth: MiB/h")] + [
+    files = [("file", "start: MiB", "end: MiB", "2nd half: MiB/h")] + [
         (
             name,
             f"{start['file_mib'].get(name, 0):.2f}",
