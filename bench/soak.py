@@ -13,9 +13,10 @@ Reported per `SOAK_INTERVAL_S` (by when the orders were placed): orders placed, 
 completed, failed calls and orders that ended otherwise, latency p50 and p99; and at the
 start and the end (`bench/footprint.py`): every process's resident memory, every SQLite
 file's size (write-ahead logs apart), the workflow runs and history rows the orchestrator's
-store holds, with the growth per hour over the run's second half, extrapolated (once the
-stores hold a full retention window when the run is at least twice `SOAK_RETENTION`).
-Every sample goes to `.data/bench/soak.json` with the figures.
+store holds, with the growth per hour in the steady state, extrapolated: from the first
+sample after `SOAK_RETENTION` plus two sweeps (the stores then hold a full retention
+window and purges keep pace) to the end; from the run's middle if it is shorter. Every
+sample goes to `.data/bench/soak.json` with the figures.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 from bench import footprint
 from bench.e2e import OrderBench, bench_order, platform_pids
 from bench.report import format_table, percentile
+from foundation.durations import parse_go_duration
 from services.contracts.names import EventType
 from services.contracts.topology import GOOD_TEST_CARD
 from testkit.api_orders import ApiOrders
@@ -134,13 +136,24 @@ def soak(platform: Platform, settings: SoakSettings, rate: float) -> Figures:
         "footprint": {
             "start": samples[0].figures(),
             "end": samples[-1].figures(),
-            # Over the second half: the platform's start-up allocations and the first
-            # retention window's filling of the stores left out.
-            "growth_per_hour": footprint.growth_per_hour(samples[len(samples) // 2], samples[-1]),
+            "growth_per_hour": footprint.growth_per_hour(
+                steady_from(samples, settings), samples[-1]
+            ),
             "runs_over_time": [s.runs for s in samples],
             "samples": [{"at_s": s.at - started, **s.figures()} for s in samples],
         },
     }
+
+
+def steady_from(samples: list[footprint.Sample], settings: SoakSettings) -> footprint.Sample:
+    """The first sample once a full retention window is stored and purged as it goes (the
+    retention, plus two sweeps); the middle one when the run ends before that."""
+    steady = parse_go_duration(settings.retention) + 2 * parse_go_duration(
+        settings.retention_interval
+    )
+    at = samples[0].at + steady.total_seconds()
+    later = [sample for sample in samples[:-1] if sample.at >= at]
+    return later[0] if later else samples[len(samples) // 2]
 
 
 def intervals(
@@ -252,11 +265,11 @@ def report(figures: Figures) -> str:
     ]
     start, end = figures["footprint"]["start"], figures["footprint"]["end"]
     growth = figures["footprint"]["growth_per_hour"]
-    memory = [("process", "RSS start: MiB", "RSS end: MiB", "2nd half: MiB/h")] + [
+    memory = [("process", "RSS start: MiB", "RSS end: MiB", "steady: MiB/h")] + [
         (name, f"{start['rss_mib'][name]:.1f}", f"{value:.1f}", f"{growth['rss_mib'][name]:+.1f}")
         for name, value in end["rss_mib"].items()
     ]
-    files = [("file", "start: MiB", "end: MiB", "2nd half: MiB/h")] + [
+    files = [("file", "start: MiB", "end: MiB", "steady: MiB/h")] + [
         (
             name,
             f"{start['file_mib'].get(name, 0):.2f}",
