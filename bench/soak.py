@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +201,7 @@ def totals(arrivals: Arrivals, client: ApiOrders) -> Figures:
         "accepted": sum(p.accepted for p in placements),
         "not_accepted": sum(not p.accepted for p in placements),
         "failed_calls": sum(len(p.failures) for p in placements),
+        "failure_reasons": dict(Counter(why for p in placements for _, why in p.failures)),
         "outcomes": outcomes,
         "unfinished": arrivals.outstanding(),
     }
