@@ -193,16 +193,13 @@ def intervals(
 
 def totals(arrivals: Arrivals, client: ApiOrders) -> Figures:
     placements = list(client.placements.values())
-    outcomes: dict[str, int] = {}
-    for _, kind in arrivals.ended.values():
-        outcomes[kind] = outcomes.get(kind, 0) + 1
     return {
         "placed": len(arrivals.placed_at),
         "accepted": sum(p.accepted for p in placements),
         "not_accepted": sum(not p.accepted for p in placements),
         "failed_calls": sum(len(p.failures) for p in placements),
         "failure_reasons": dict(Counter(why for p in placements for _, why in p.failures)),
-        "outcomes": outcomes,
+        "outcomes": dict(Counter(kind for _, kind in arrivals.ended.values())),
         "unfinished": arrivals.outstanding(),
     }
 
