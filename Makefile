@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 3 --dist loadfile
 DEMO_ARGS ?=
 
-.PHONY: help install run demo test lint format unit test-daprd test-api system-packages bench lock clean
+.PHONY: help install run demo test lint format unit test-daprd test-api system-packages bench soak lock clean
 
 help:
 	@echo "make run    - run the whole platform (4 apps + embedded sidecars) and print how to use it"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-api - schemathesis, every check, against the live management API"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - workflow engine benchmarks, and end-to-end figures on both runtimes"
+	@echo "make soak   - the platform at half its capacity for SOAK_MINUTES (30): latency, memory, files"
 	@echo "make lock   - re-pin requirements.lock from pyproject.toml"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -97,6 +98,12 @@ $(TEMPORAL_STAMP): bench/temporal-requirements.lock
 
 bench: $(STAMP) $(TEMPORAL_STAMP) daprd system-packages
 	$(PY) -m bench
+
+# A long run at half the measured capacity (or SOAK_RATE orders/s) for SOAK_MINUTES (30):
+# orders, failures and p50/p99 per SOAK_INTERVAL_S (60), and every process's memory and
+# every SQLite file's size at the start and the end (bench/soak.py; docs/benchmarks.md).
+soak: $(STAMP)
+	$(PY) -m bench.soak
 
 lock: $(STAMP)
 	$(PY) -m uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

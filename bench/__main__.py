@@ -8,8 +8,9 @@ targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latenc
 the whole platform, on the embedded sidecars (`dapr.yaml`) and on daprd with Redis
 (`dapr.daprd.yaml`), with tracing off and on (`bench/tracing.py`), then the same saga on
 Temporal's dev server, durable and in memory (`bench/temporal/`), with our ratio to each
-and each process's CPU per order. Results go to
-`.data/bench/latest.json` for docs.
+and each process's CPU per order. Last, the chaos run (`bench/chaos.py`): orders through
+the API while the whole platform is killed together, several times; then the books.
+Results go to `.data/bench/latest.json` for docs.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 
+from bench import chaos, pubsub
 from bench import e2e as e2e_bench
-from bench import pubsub
 from bench import tracing as tracing_bench
 from bench.report import format_table
 from bench.temporal import peer as temporal_peer
@@ -223,6 +224,8 @@ def main() -> None:
     tracing_figures = tracing_bench.measure()
     print("end to end on Temporal ...", flush=True)
     temporal_figures = temporal_peer.measure()
+    print("chaos ...", flush=True)
+    chaos_figures = chaos.measure()
     print()
     print(f"ours: {ours['engine']}")
     print(f"peer: {peer['engine']}")
@@ -252,6 +255,9 @@ def main() -> None:
     print(temporal_peer.table(temporal_figures, e2e_figures))
     print()
     print(temporal_peer.cpu_table(temporal_figures, e2e_figures))
+    print()
+    print(f"chaos: {chaos_figures['setup']}")
+    print(chaos.table(chaos_figures))
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -274,6 +280,7 @@ def main() -> None:
         "tracing": tracing_figures,
         "temporal": temporal_figures,
         "e2e_over_temporal": temporal_peer.ratios(temporal_figures, e2e_figures),
+        "chaos": chaos_figures,
     }
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "latest.json"

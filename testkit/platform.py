@@ -36,6 +36,7 @@ import base64
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -71,6 +72,7 @@ KIT_ROLES = ["viewer", "operator", "approver"]
 OBSERVED_TOPICS = frozenset({Topic.ORDER_STATUS, *DEAD_LETTER_TOPICS})
 
 Part = Literal["app", "sidecar"]
+PARTS: tuple[Part, ...] = ("app", "sidecar")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class PlatformSettings:
     inventory_seed: Mapping[str, int] = field(default_factory=dict)
     payment_limit_cents: int = 500_000
     shipping_countries: str = "US,CA,GB,DE,FR,NL"
+    run_retention: str = "168h"  # finished runs purged this long after they end (Go duration)
+    run_retention_interval: str = "5m"
     # The sidecars' and apps' log level; `warn` keeps a load run from writing a line per message.
     log_level: str = "info"
     # Added to every app's environment: the `OTEL_*` variables of a traced run (`otlp_sink`).
@@ -109,6 +113,8 @@ class PlatformSettings:
                 "APPROVAL_REMINDER_SECONDS": str(self.approval_reminder_seconds),
                 "COMPENSATION_ATTEMPTS": str(self.compensation_attempts),
                 "COMPENSATION_TIMEOUT_SECONDS": str(self.compensation_timeout_seconds),
+                "RUN_RETENTION": self.run_retention,
+                "RUN_RETENTION_INTERVAL": self.run_retention_interval,
             }
         if app_id == AppId.INVENTORY:
             return {**common, "INVENTORY_SEED": json.dumps(dict(self.inventory_seed))}
@@ -224,11 +230,7 @@ class Platform:
                 ),
             )
         try:
-            self._start_all("sidecar")
-            self._start_all("app")
-            for node in self.nodes.values():
-                self._wait(node.subscribed, f"{node.app_id}'s subscriptions {sorted(node.topics)}")
-            self._wait(self._api_ready, "the management API")
+            self.start_all()
         except BaseException:
             self.close()
             raise
@@ -242,13 +244,33 @@ class Platform:
         if self._http is not None:
             self._http.close()
             self._http = None
-        for part in ("app", "sidecar"):
+        for part in PARTS:
             processes = [node.process(part) for node in self.nodes.values()]
             for process in processes:
                 process.terminate()
             for process in processes:
                 process.wait_stopped()
         self.runtime.close()
+
+    def kill_all(self) -> None:
+        """`kill -9` of every app and sidecar at once (the observer's too), as a power cut:
+        no shutdown code runs anywhere. What a runtime shares (daprd's Redis, placement,
+        scheduler) stays up, as a managed service would."""
+        processes = [node.process(part) for node in self.nodes.values() for part in PARTS]
+        running = [process for process in processes if process.running]
+        for process in running:
+            process.send_signal(signal.SIGKILL)
+        for process in running:
+            process.wait()
+
+    def start_all(self) -> None:
+        """Every sidecar, then every app, on their ports and data (at start, or after
+        `kill_all`), until each app's subscriptions are registered and the API answers."""
+        self._start_all("sidecar")
+        self._start_all("app")
+        for node in self.nodes.values():
+            self._wait(node.subscribed, f"{node.app_id}'s subscriptions {sorted(node.topics)}")
+        self._wait(self._api_ready, "the management API")
 
     def kill(self, app_id: str, part: Part) -> None:
         """`kill -9` of one app or one sidecar; the others go on."""

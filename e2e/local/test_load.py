@@ -22,10 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Literal
 
 import httpx
 import pytest
@@ -34,86 +31,26 @@ from e2e.local.card_scan import scan_platform
 from e2e.local.conftest import StartPlatform
 from e2e.local.harness import Platform
 from e2e.local.ledger import violations
-from e2e.local.orders import UNSHIPPABLE_COUNTRY, Line, card_number, order
-from services.contracts.messages import ApprovalDecided, OrderPlaced
+from e2e.local.load_mix import (
+    SEED,
+    SETTINGS,
+    THRESHOLD_CENTS,
+    LoadOrder,
+    all_runs,
+    load_orders,
+    no_run_left_running,
+    unexpected_outcomes,
+)
+from e2e.local.orders import card_number
+from services.contracts.messages import ApprovalDecided
 from services.contracts.names import STATESTORE, EventType, saga_instance_id
-from services.contracts.topology import DEAD_LETTER_TOPICS, DECLINING_TEST_CARD
-from testkit.platform import Part, PlatformSettings
+from services.contracts.topology import DEAD_LETTER_TOPICS
+from testkit.platform import Part
 from testkit.polling import wait_until
 from testkit.runtimes import runtime_name
 
 ORDERS = 200
-THRESHOLD_CENTS = 100_000
-SCARCE_STOCK = 5
-SEED = {"LOAD-A": 1_000, "LOAD-B": 1_000, "LOAD-C": 1_000, "LOAD-SCARCE": SCARCE_STOCK}
-# Timeouts far above what a correct run needs, even with a crash in it (the retries of an
-# undelivered command back off to 5 s): a slow run still ends as it should.
-SETTINGS = PlatformSettings(
-    approval_threshold_cents=THRESHOLD_CENTS,
-    step_timeout_seconds=90.0,
-    approval_timeout_seconds=120.0,
-    compensation_attempts=5,
-    compensation_timeout_seconds=30.0,
-    inventory_seed=SEED,
-)
 RUN_TIMEOUT = 150.0
-
-Kind = Literal["plain", "approval", "unknown_sku", "scarce", "declined", "unshippable"]
-# How each kind of order ends; a scarce order completes while stock lasts.
-EXPECTED: dict[Kind, tuple[str, str | None]] = {
-    "plain": ("completed", None),
-    "approval": ("completed", None),
-    "unknown_sku": ("rejected", "reserve"),
-    "declined": ("compensated", "charge"),
-    "unshippable": ("compensated", "ship"),
-}
-
-
-@dataclass(frozen=True)
-class LoadOrder:
-    kind: Kind
-    card: str  # the card the order pays with, tokenized: `placed` carries its token
-    placed: OrderPlaced
-
-    @property
-    def order_id(self) -> str:
-        return self.placed.order_id
-
-
-def load_orders(tokenize: Callable[[str], str], count: int = ORDERS) -> list[LoadOrder]:
-    """A deterministic mix: per 20 orders, 2 need approval, 2 decline, 2 cannot ship,
-    1 names an unknown SKU, 1 competes for the scarce SKU, 12 are plain. Each order pays
-    with a card of its own (the declined ones with the declining test card), each card
-    tokenized by `tokenize` on its own, as a shop does at checkout."""
-    orders = []
-    for i in range(count):
-        order_id = f"load-{i:03d}"
-        plain: list[Line] = [("LOAD-A", 1 + i % 3, 1_250), ("LOAD-B", 1, 999)]
-        if i % 3 == 0:
-            plain.append(("LOAD-C", 2, 500))
-        slot = i % 20
-        card = DECLINING_TEST_CARD if slot in (1, 11) else card_number(i)
-        token = tokenize(card)
-        if slot in (0, 10):
-            kind: Kind = "approval"
-            lines = [("LOAD-C", 1, THRESHOLD_CENTS + 1_000 * (i + 1))]
-            placed = order(order_id, lines, token=token)
-        elif slot in (1, 11):
-            kind, placed = "declined", order(order_id, plain, token=token)
-        elif slot in (2, 12):
-            kind = "unshippable"
-            placed = order(order_id, plain, token=token, country=UNSHIPPABLE_COUNTRY)
-        elif slot == 3:
-            kind, placed = (
-                "unknown_sku",
-                order(order_id, [*plain, ("LOAD-NOPE", 1, 100)], token=token),
-            )
-        elif slot == 13:
-            kind, placed = "scarce", order(order_id, [("LOAD-SCARCE", 1, 4_000)], token=token)
-        else:
-            kind, placed = "plain", order(order_id, plain, token=token)
-        orders.append(LoadOrder(kind, card, placed))
-    return orders
 
 
 class Approver:
@@ -169,27 +106,6 @@ def wait_all_final(platform: Platform, orders: list[LoadOrder], approver: Approv
     wait_until(probe, timeout=RUN_TIMEOUT, interval=0.1, what=f"{len(orders)} orders to finish")
 
 
-def all_runs(platform: Platform, **query: str) -> list[dict[str, Any]]:
-    """`GET /v1/runs`, every page."""
-    runs: list[dict[str, Any]] = []
-    params = {"pageSize": "500", **query}
-    while True:
-        response = platform.api.get("/v1/runs", params=params)
-        response.raise_for_status()
-        page = response.json()
-        runs.extend(page["items"])
-        if not page.get("continuationToken"):
-            return runs
-        params["continuationToken"] = page["continuationToken"]
-
-
-def no_run_left_running(platform: Platform) -> bool:
-    listing = platform.cli(
-        "workflow", "list", "--filter-status", "RUNNING,PENDING,SUSPENDED", "-o", "json"
-    )
-    return bool(listing.json() == [])
-
-
 def check_books(platform: Platform, orders: list[LoadOrder], approver: Approver) -> None:
     """Every invariant of a finished run; the assertion messages say what broke."""
     finals = platform.observer.finals()
@@ -212,18 +128,10 @@ def check_books(platform: Platform, orders: list[LoadOrder], approver: Approver)
         assert run["status"] == "COMPLETED", run
         outcomes[o.order_id] = run["output"]["outcome"]
 
-    unexpected = []
-    for o in orders:
-        if o.kind == "scarce":
-            continue
-        outcome, failed_step = EXPECTED[o.kind]
-        output = runs[saga_instance_id(o.order_id)]["output"]
-        if (output["outcome"], output.get("failedStep")) != (outcome, failed_step):
-            unexpected.append(f"{o.order_id} ({o.kind}): {output}")
-    assert unexpected == [], "\n".join(unexpected)
-    scarce = Counter(outcomes[o.order_id] for o in orders if o.kind == "scarce")
-    assert scarce["completed"] == min(SCARCE_STOCK, sum(scarce.values())), scarce
-    assert set(scarce) <= {"completed", "rejected"}, scarce
+    problems = unexpected_outcomes(
+        orders, {o.order_id: runs[saga_instance_id(o.order_id)]["output"] for o in orders}
+    )
+    assert problems == [], "\n".join(problems)
     assert approver.approved == {o.order_id for o in orders if o.kind == "approval"}
     assert approver.through_api == len(approver.approved) // 2
 
@@ -303,7 +211,7 @@ def test_200_concurrent_orders_balance_the_books(
     start_platform: StartPlatform, crash: Crash
 ) -> None:
     platform = start_platform(SETTINGS)
-    orders = load_orders(platform.tokenize)
+    orders = load_orders(platform.tokenize, ORDERS)
     approver = Approver(platform)
     started = time.monotonic()
 
@@ -332,7 +240,7 @@ def test_200_concurrent_orders_balance_the_books(
 
 
 def test_load_mix_has_every_kind_of_order() -> None:
-    orders = load_orders(lambda card: "tok_" + "x" * 24)
+    orders = load_orders(lambda card: "tok_" + "x" * 24, ORDERS)
     kinds = Counter(o.kind for o in orders)
     assert kinds == {
         "plain": 120,

@@ -6,10 +6,11 @@ channel opens, so every call to the sidecar carries the trace context); the Dapr
 (the SDK waits for the sidecar's health endpoint); the workflow runtime (connects through
 `DAPR_GRPC_PORT`) with every workflow and activity registered; the app-callback server
 on `APP_PORT` in a thread; then the management API with uvicorn on `API_PORT`, in the
-main thread. SIGTERM or SIGINT stops
-them in reverse order: the API (uvicorn finishes the requests in flight), the callback
-server, the workflow worker, the clients. Workflows lose nothing on the way: their
-state lives in the sidecar, which hands unfinished work to the next worker.
+main thread; beside them, the purge of finished runs past their retention
+(`services.orchestrator.retention`). SIGTERM or SIGINT stops them in reverse order: the
+API (uvicorn finishes the requests in flight), the retention, the callback server, the
+workflow worker, the clients. Workflows lose nothing on the way: their state lives in
+the sidecar, which hands unfinished work to the next worker.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from foundation.settings import exit_on_error
 from services.orchestrator import metrics
 from services.orchestrator.api import ApiSettings, create_api
 from services.orchestrator.api.identity import TokenVerifier
+from services.orchestrator.api.workflow_gateway import WorkflowGateway
 from services.orchestrator.registration import register
+from services.orchestrator.retention import RunRetention
 from services.orchestrator.settings import OrchestratorSettings
 from services.orchestrator.subscriptions import OrchestratorSubscriptions, build_app
 
@@ -66,6 +69,11 @@ def main() -> None:
     )
     callbacks.start()
     log.info("serving app callbacks", extra={"port": settings.app_port})
+    retention = RunRetention(
+        WorkflowGateway(workflows), settings.run_retention, settings.run_retention_interval
+    )
+    if settings.run_retention:
+        retention.start()
 
     try:
         if settings.api_port:
@@ -98,6 +106,7 @@ def main() -> None:
             stopping.wait()
     finally:
         log.info("shutting down")
+        retention.stop()
         app.stop()
         callbacks.join(timeout=10)
         runtime.shutdown()

@@ -9,12 +9,14 @@ line naming the variable, rather than running with a surprise default.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings
 
+from foundation.durations import parse_go_duration
 from foundation.settings import ENV, SettingsError, load
 from foundation.tokens import API_AUDIENCE, LOCAL_ISSUER, ROLES_CLAIM
 from services.contracts.names import AppId
@@ -25,6 +27,14 @@ __all__ = ["OrchestratorSettings", "SettingsError"]
 _SAGA = SagaConfig()
 Port = Annotated[int, Field(ge=0, le=65535)]
 Seconds = Annotated[float, Field(gt=0)]
+
+
+def _go_duration(value: Any) -> Any:
+    return parse_go_duration(value) if isinstance(value, str) else value
+
+
+# A Go duration (`168h`, `90m`), as Dapr writes durations.
+Duration = Annotated[timedelta, BeforeValidator(_go_duration)]
 
 
 class OrchestratorSettings(BaseSettings):
@@ -49,6 +59,8 @@ class OrchestratorSettings(BaseSettings):
     | `APPROVAL_REMINDER_SECONDS` | `86400` (24 h) | reminder after this long; `0` = none |
     | `COMPENSATION_ATTEMPTS` | `5` | sends of one compensation before giving up |
     | `COMPENSATION_TIMEOUT_SECONDS` | `30` | wait for each compensation attempt's reply |
+    | `RUN_RETENTION` | `168h` | finished runs are purged this long after they end; `0`: kept |
+    | `RUN_RETENTION_INTERVAL` | `5m` | how often runs past their retention are purged |
     | `LOG_LEVEL` | `info` | `debug`, `info`, `warning`, `error` |
     | `TRACE_STORE` | unset | the local span store the API reads (`foundation.span_store`) |
 
@@ -74,6 +86,8 @@ class OrchestratorSettings(BaseSettings):
     approval_reminder_seconds: Annotated[float, Field(ge=0)] = _SAGA.approval_reminder_seconds or 0
     compensation_attempts: Annotated[int, Field(ge=1)] = _SAGA.compensation_attempts
     compensation_timeout_seconds: Seconds = _SAGA.compensation_timeout_seconds
+    run_retention: Duration = timedelta(hours=168)
+    run_retention_interval: Duration = timedelta(minutes=5)
     trace_store: Path | None = None
 
     @classmethod
@@ -87,6 +101,8 @@ class OrchestratorSettings(BaseSettings):
             raise ValueError("set AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE, not both")
         if self.auth_public_key_file and not self.auth_public_key_file.is_file():
             raise ValueError(f"AUTH_PUBLIC_KEY_FILE {self.auth_public_key_file} is not a file")
+        if self.run_retention < timedelta(0) or self.run_retention_interval <= timedelta(0):
+            raise ValueError("RUN_RETENTION must be 0 or more, RUN_RETENTION_INTERVAL above 0")
         return self
 
     @property

@@ -18,12 +18,13 @@ from dapr.clients import DaprClient
 from services.common.messaging import publish
 from services.contracts.names import EventType, Topic
 from services.contracts.topology import DEAD_LETTER_TOPICS
+from services.orchestrator.workflow_io import SagaInput
 from testkit.apps import app_process
 from testkit.polling import wait_until
 from testkit.ports import free_port
 from testkit.process import ROOT
 from testkit.sidecar import SidecarProcess, wait_topics
-from tests.orchestrator.harness import order
+from tests.orchestrator.harness import CONFIG, order
 
 
 @pytest.fixture
@@ -98,3 +99,40 @@ def test_process_serves_subscriptions_and_api_and_stops_on_sigterm(
     assert all(line["saga_id"] == "order-proc-1" for line in sent)
     assert {line["app_id"] for line in lines} == {"orchestrator"}
     assert str(EventType.INVENTORY_RESERVE) in {line.get("command") for line in sent}
+
+
+def test_process_purges_finished_runs_past_their_retention(
+    sidecar: SidecarProcess, tmp_path: Path
+) -> None:
+    """RUN_RETENTION from the environment: a run that ended is purged by the process itself
+    once it is older than that, while a running one stays."""
+    process = app_process(
+        "services.orchestrator",
+        sidecar,
+        tmp_path / "orchestrator.log",
+        app_port=int(sidecar.extra_args[-1]),
+        env={"API_PORT": "0", "RUN_RETENTION": "1s", "RUN_RETENTION_INTERVAL": "200ms"},
+    ).start(wait=False)
+    client = wf.DaprWorkflowClient(host="127.0.0.1", port=str(sidecar.grpc_port))
+    try:
+        wait_topics(sidecar, {"orders", "saga-replies", "approvals", *DEAD_LETTER_TOPICS})
+        running = client.schedule_new_workflow("order_saga", input=_saga_input("ret-run"))
+        ended = client.schedule_new_workflow("order_saga", input=_saga_input("ret-end"))
+        client.terminate_workflow(ended)
+        client.wait_for_workflow_completion(ended, timeout_in_seconds=30)
+
+        wait_until(lambda: client.get_workflow_state(ended) is None, what="the purge")
+        state = client.get_workflow_state(running)
+        assert state is not None
+        assert state.runtime_status == wf.WorkflowStatus.RUNNING
+    finally:
+        client.close()
+        process.kill()
+    purges = [line for line in process.log_lines() if line.get("msg") == "finished runs purged"]
+    assert purges, process.logs()
+
+
+def _saga_input(order_id: str) -> dict[str, Any]:
+    """A saga's input with a step timeout long enough that it runs through the test."""
+    config = CONFIG.model_copy(update={"step_timeout_seconds": 120})
+    return SagaInput(order=order(order_id), config=config).to_data()

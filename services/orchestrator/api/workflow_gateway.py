@@ -222,10 +222,16 @@ class WorkflowGateway:
         self.client.purge_workflow(instance_id)
 
     def purge_where(
-        self, statuses: frozenset[str], created_before: datetime | None, *, force: bool
+        self,
+        statuses: frozenset[str],
+        created_before: datetime | None,
+        *,
+        force: bool,
+        finished_before: datetime | None = None,
     ) -> list[str]:
-        """Purges every run in `statuses` created before `created_before` (any age when
-        None); returns their ids.
+        """Purges every run in `statuses` created before `created_before` and last updated
+        (for a terminal run: finished) before `finished_before` (any age when None);
+        returns their ids.
 
         Children go with their parent (recursive purge), so an id listed before its
         parent was purged may be gone by the time it is reached: skipped, not an error.
@@ -236,6 +242,8 @@ class WorkflowGateway:
             if state is None or status_name(state) not in statuses:
                 continue
             if created_before is not None and as_utc(state.created_at) >= created_before:
+                continue
+            if finished_before is not None and as_utc(state.last_updated_at) >= finished_before:
                 continue
             if force:
                 self._force_purge(instance_id)
