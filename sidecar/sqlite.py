@@ -1,4 +1,4 @@
-"""The SQLite conventions of the sidecar's three stores (workflows, pub/sub, state).
+"""The SQLite conventions of the sidecar's stores (workflows, pub/sub, state, names).
 
 Several sidecars (and their restarts) open the same file at the same moment, fresh or
 not: every step of opening one must wait for the others rather than fail. SQLite's busy
@@ -60,14 +60,38 @@ def _switch_to_wal(db: sqlite3.Connection, timeout: float) -> None:
         delay = min(delay * 2, _RETRY_MAX)
 
 
+class StorageFull(Exception):
+    """A write found its file's disk full (or the file at `--sqlite-max-size`); nothing of
+    it was written, and what was committed before is intact."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"the disk holding {path or 'an in-memory store'} is full (or the file reached "
+            "--sqlite-max-size): nothing of this request was written; free space, then retry"
+        )
+        self.path = path
+
+
 @contextmanager
 def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction that takes the lock up front (no upgrade deadlock between
-    processes), committed when the block ends and rolled back when it raises."""
+    processes), committed when the block ends and rolled back when it raises; a full
+    disk raises `StorageFull`."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
         db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
+    except BaseException as error:
+        if db.in_transaction:  # SQLite may have rolled back already (a full disk does)
+            db.execute("ROLLBACK")
+        if isinstance(error, sqlite3.OperationalError) and _is_full(error):
+            raise StorageFull(_file_of(db)) from error
         raise
+
+
+def _is_full(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+
+
+def _file_of(db: sqlite3.Connection) -> str:
+    return str(db.execute("PRAGMA database_list").fetchone()[2])

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sidecar.pubsub.routing import topic_matches
-from sidecar.sqlite import connect, immediate
+from sidecar.sqlite import immediate
+from sidecar.storefiles import Schema, add_column, open_store
 
-_SCHEMA = """
+_SCRIPT = """
 CREATE TABLE IF NOT EXISTS messages (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     pubsub       TEXT NOT NULL,
@@ -63,6 +64,14 @@ CREATE TABLE IF NOT EXISTS doorbells (
     port    INTEGER NOT NULL
 );
 """
+SCHEMA = Schema(
+    application_id=0x53475053,
+    version=1,
+    script=_SCRIPT,
+    marker="messages",
+    # Version 0 (before versions were recorded) to 1: publish metadata was added.
+    migrations={0: lambda db: add_column(db, "messages", "metadata", "TEXT")},
+)
 
 
 @dataclass(frozen=True)
@@ -98,13 +107,10 @@ class Broker:
         synchronous: str = "NORMAL",
         clock: Callable[[], float] = time.time,
         retention_seconds: float = 3600.0,
+        max_bytes: int | None = None,
     ) -> None:
         self.pubsub = pubsub
-        self._db = connect(path, synchronous, timeout=30)
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
-        if "metadata" not in columns:  # a database of an earlier version
-            self._db.execute("ALTER TABLE messages ADD COLUMN metadata TEXT")
+        self._db = open_store(path, SCHEMA, synchronous, timeout=30, max_bytes=max_bytes)
         self._clock = clock
         self.retention_seconds = retention_seconds
         self._next_cleanup = 0.0

@@ -61,6 +61,7 @@ class PubSubService:
         owner: str,
         data_dir: Path,
         synchronous: str = "NORMAL",
+        max_bytes: int | None = None,
     ) -> None:
         self.app_id = app_id
         self.owner = owner
@@ -73,6 +74,7 @@ class PubSubService:
                     component.database_path(data_dir, "pubsub"),
                     synchronous,
                     retention_seconds=retention_seconds(component),
+                    max_bytes=max_bytes,
                 )
         self.loops: dict[str, DeliveryLoop] = {}
         self.app_subscriptions: list[Subscription] = []

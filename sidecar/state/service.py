@@ -37,7 +37,9 @@ class NamedStore:
 
 
 class StateService:
-    def __init__(self, resources: Resources, app_id: str, data_dir: Path) -> None:
+    def __init__(
+        self, resources: Resources, app_id: str, data_dir: Path, max_bytes: int | None = None
+    ) -> None:
         self.app_id = app_id
         self.stores: dict[str, NamedStore] = {}
         for component in resources.components:
@@ -52,6 +54,7 @@ class StateService:
                             component.source,
                             "spec.metadata.busyTimeout",
                         ),
+                        max_bytes=max_bytes,
                     ),
                     _prefix(component, app_id),
                     _outbox(component),

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sidecar.sqlite import connect, immediate
+from sidecar.sqlite import immediate
+from sidecar.storefiles import Schema, open_store
 
-_SCHEMA = """
+_SCRIPT = """
 CREATE TABLE IF NOT EXISTS {table} (
     key        TEXT PRIMARY KEY,
     value      BLOB NOT NULL,
@@ -34,6 +35,18 @@ CREATE TABLE IF NOT EXISTS {table}_outbox (
     created_at REAL NOT NULL
 );
 """
+
+
+def schema(table: str) -> Schema:
+    """The state store's schema with its table named `table` (`tableName`); several state
+    components may share one file, each with its table."""
+    return Schema(
+        application_id=0x53475354,
+        version=1,
+        script=_SCRIPT.format(table=table),
+        marker=table,
+        migrations={0: lambda db: None},  # version 1 only started recording the version
+    )
 
 
 class EtagMismatch(Exception):
@@ -81,12 +94,13 @@ class StateStore:
         table: str = "state",
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 30.0,
+        max_bytes: int | None = None,
     ) -> None:
-        """`busy_timeout`: how long a write waits for another sidecar's lock (`busyTimeout`)."""
+        """`busy_timeout`: how long a write waits for another sidecar's lock (`busyTimeout`);
+        `max_bytes`: the file's size cap (`--sqlite-max-size`)."""
         if not table.replace("_", "").isalnum():
             raise ValueError(f"invalid table name '{table}'")
-        self._db = connect(path, timeout=busy_timeout)
-        self._db.executescript(_SCHEMA.format(table=table))
+        self._db = open_store(path, schema(table), timeout=busy_timeout, max_bytes=max_bytes)
         self._table = table
         self._clock = clock
 
