@@ -1,0 +1,79 @@
+"""A full disk: a clear refusal, nothing acknowledged lost, writes again once there is room.
+
+The disk is the sidecar's own cap on its files (`--sqlite-max-size`, SQLite's
+`max_page_count`): a write beyond it fails with SQLITE_FULL exactly as on a full disk.
+Freeing room (deleting keys) lets writes through again without a restart, and a
+`kill -9` afterwards loses none of the writes that were acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from testkit.sidecar import SidecarProcess
+
+COMPONENTS = Path(__file__).resolve().parents[2] / "components"
+VALUE = "x" * 3000  # about one page each
+
+
+@pytest.fixture
+def capped(tmp_path: Path) -> Iterator[SidecarProcess]:
+    sidecar = SidecarProcess(
+        tmp_path,
+        extra_args=[
+            "--resources-path",
+            str(COMPONENTS),
+            "--enable-metrics=false",
+            "--sqlite-max-size",
+            "256Ki",
+        ],
+    ).start()
+    yield sidecar
+    sidecar.stop()
+
+
+def _save(http: httpx.Client, key: str) -> httpx.Response:
+    return http.post("/v1.0/state/statestore", json=[{"key": key, "value": f"{key}:{VALUE}"}])
+
+
+def _read(http: httpx.Client, key: str) -> str | None:
+    answer = http.get(f"/v1.0/state/statestore/{key}")
+    return None if answer.status_code == 204 else str(json.loads(answer.content))
+
+
+def test_a_full_disk_refuses_clearly_keeps_what_was_acknowledged_and_recovers(
+    capped: SidecarProcess, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{capped.http_port}", timeout=30) as http:
+        acknowledged: list[str] = []
+        refusal = None
+        for n in range(200):
+            answer = _save(http, f"order-{n}")
+            if answer.status_code != 204:
+                refusal = answer
+                break
+            acknowledged.append(f"order-{n}")
+        assert refusal is not None, "the capped file never filled"
+        assert len(acknowledged) > 10
+        assert refusal.status_code == 507, refusal.text
+        error = refusal.json()
+        assert error["errorCode"] == "ERR_STORAGE_FULL"
+        assert str(tmp_path / "state.sqlite") in error["message"]
+        assert "nothing of this request was written" in error["message"]
+        assert _read(http, f"order-{len(acknowledged)}") is None  # the refused write
+        assert capped.http_get("/v1.0/healthz")[0] == 204
+
+        for key in acknowledged[:5]:  # room returns
+            assert http.delete(f"/v1.0/state/statestore/{key}").status_code == 204
+        kept = acknowledged[5:]
+        assert _save(http, "after-room").status_code == 204
+        kept.append("after-room")
+
+    capped.restart()  # kill -9, then the same data
+    with httpx.Client(base_url=f"http://127.0.0.1:{capped.http_port}", timeout=30) as http:
+        assert [_read(http, key) for key in kept] == [f"{key}:{VALUE}" for key in kept]
