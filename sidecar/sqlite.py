@@ -10,11 +10,16 @@ switch is therefore retried until the timeout.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _RETRY_FIRST, _RETRY_MAX = 0.001, 0.05
 
@@ -95,3 +100,25 @@ def _is_full(error: sqlite3.OperationalError) -> bool:
 
 def _file_of(db: sqlite3.Connection) -> str:
     return str(db.execute("PRAGMA database_list").fetchone()[2])
+
+
+class StoreThread:
+    """The one thread that uses a connection, for calls from the event loop.
+
+    A write can wait up to its busy timeout for a lock another process holds (another
+    sidecar, a backup, an operator's `sqlite3`); waiting here keeps the loop, and every
+    gRPC and HTTP call the sidecar serves, running meanwhile.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def run(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def drain(self) -> None:
+        """Returns once every call submitted so far has finished."""
+        await self.run(lambda: None)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)

@@ -144,21 +144,39 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        for store in self._stores:  # a relay the cancel left running publishes on the loop
+            await store.drain()
 
     async def _run(self) -> None:
+        publish = _from_thread(self._publish, asyncio.get_running_loop())
         while True:
             self._wake.clear()
             for store in self._stores:
-                self._relay(store)
+                await self._relay(store, publish)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), _POLL_SECONDS)
 
-    def _relay(self, store: StateStore) -> None:
+    async def _relay(self, store: StateStore, publish: Callable[[OutboxMessage], None]) -> None:
         try:
-            while store.relay_outbox(self.app_id, self._publish) > 0:
+            while await store.relay(self.app_id, publish) > 0:
                 pass
         except (sqlite3.Error, SidecarError) as error:
             log.warning(
                 "outbox messages not published yet: they are tried again",
                 extra={"app_id": self.app_id, "e": str(error)},
             )
+
+
+def _from_thread(
+    publish: Callable[[OutboxMessage], None], loop: asyncio.AbstractEventLoop
+) -> Callable[[OutboxMessage], None]:
+    """`publish` for the store's writer thread: it runs on the loop (the pub/sub stores
+    belong to it), the thread waiting for its outcome inside the state transaction."""
+
+    async def on_loop(message: OutboxMessage) -> None:
+        publish(message)
+
+    def call(message: OutboxMessage) -> None:
+        asyncio.run_coroutine_threadsafe(on_loop(message), loop).result()
+
+    return call
