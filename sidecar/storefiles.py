@@ -82,9 +82,11 @@ def open_store(
         db = connect(None)
         _create(db, schema)
         return db
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         db = sqlite3.connect(path, isolation_level=None, timeout=timeout)
         try:
+            db.execute("BEGIN")  # one snapshot: another sidecar may be creating the file
             _refuse_if_unfit(db, path, schema, full_check=True)
         finally:
             db.close()
