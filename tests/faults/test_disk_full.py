@@ -12,10 +12,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
+from google.protobuf.wrappers_pb2 import StringValue
 
-from testkit.sidecar import SidecarProcess
+from sidecar.workflow.protos import pb
+from testkit.sidecar import SidecarProcess, stub_for
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
 VALUE = "x" * 3000  # about one page each
@@ -77,3 +80,38 @@ def test_a_full_disk_refuses_clearly_keeps_what_was_acknowledged_and_recovers(
     capped.restart()  # kill -9, then the same data
     with httpx.Client(base_url=f"http://127.0.0.1:{capped.http_port}", timeout=30) as http:
         assert [_read(http, key) for key in kept] == [f"{key}:{VALUE}" for key in kept]
+
+
+def test_a_full_workflow_store_refuses_starts_clearly_and_keeps_the_started_ones(
+    capped: SidecarProcess, tmp_path: Path
+) -> None:
+    """The workflow API on a full disk: `RESOURCE_EXHAUSTED` naming the file; the
+    instances acknowledged before survive a `kill -9`, and with more room (a larger cap)
+    starts succeed again."""
+    started: list[str] = []
+    refusal = None
+    stub = stub_for(capped.address)
+    for n in range(200):
+        request = pb.CreateInstanceRequest(
+            instanceId=f"saga-{n}", name="order_saga", input=StringValue(value=VALUE)
+        )
+        try:
+            stub.StartInstance(request, timeout=30)
+        except grpc.RpcError as error:
+            refusal = error
+            break
+        started.append(f"saga-{n}")
+    assert refusal is not None, "the capped file never filled"
+    assert refusal.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert str(tmp_path / f"{capped.app_id}.sqlite") in refusal.details()
+    assert len(started) > 10
+
+    capped.kill()
+    capped.extra_args[-1] = "4Mi"  # room returns
+    capped.start()
+    stub = stub_for(capped.address)
+    for instance_id in started:
+        found = stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id), timeout=30)
+        assert found.exists, instance_id
+    request = pb.CreateInstanceRequest(instanceId="after-room", name="order_saga")
+    assert stub.StartInstance(request, timeout=30).instanceId == "after-room"

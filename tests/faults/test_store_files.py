@@ -112,6 +112,28 @@ def test_an_unfit_state_file_is_refused_at_start_and_left_untouched(
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        (f"{APP_ID}.sqlite", "workflow store"),
+        ("pubsub.sqlite", "pub/sub store"),
+        ("nameresolution.sqlite", "name resolution store"),
+    ],
+)
+def test_every_store_of_the_sidecar_refuses_a_foreign_file(
+    tmp_path: Path, name: str, kind: str
+) -> None:
+    path = tmp_path / name
+    _foreign(path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    result = _start(tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    assert f"sidecar: {path.absolute()}: is not a {kind} (" in result.stderr
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
 def test_an_unversioned_file_is_migrated_and_its_data_kept(tmp_path: Path) -> None:
     """A state file as sidecars wrote it before versions were recorded: no version
     stamp, a key of this app. The sidecar opens it, stamps it and serves the key."""
