@@ -191,7 +191,7 @@ class Sidecar:
         assert self._app_channel is not None
         subscriptions = await self._app_channel.subscriptions()
         log.info("app connected", extra={"app_port": self.config.app_port})
-        self.pubsub.start_delivery(self._app_channel.delivery, self.app_token, subscriptions)
+        await self.pubsub.start_delivery(self._app_channel.delivery, self.app_token, subscriptions)
 
     async def _serve_metrics(self) -> None:
         """daprd's metrics server on `--metrics-port`. daprd's default port already taken

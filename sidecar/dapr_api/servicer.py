@@ -104,7 +104,7 @@ class DaprRuntimeServicer:
     async def PublishEvent(
         self, request: pubsub_pb2.PublishEventRequest, context: Context
     ) -> empty_pb2.Empty:
-        self.pubsub.publish(
+        await self.pubsub.publish(
             request.pubsub_name,
             request.topic,
             request.data,
@@ -133,7 +133,7 @@ class DaprRuntimeServicer:
                     "ERR_PUBSUB_EVENTS_SER",
                 )
             seen.add(entry.entry_id)
-        self.pubsub.publish_many(
+        await self.pubsub.publish_many(
             request.pubsub_name,
             request.topic,
             [

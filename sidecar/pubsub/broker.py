@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sidecar.pubsub.routing import topic_matches
-from sidecar.sqlite import immediate
+from sidecar.sqlite import StoreThread, immediate
 from sidecar.storefiles import Schema, add_column, open_store
 
 _SCRIPT = """
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS doorbells (
     port    INTEGER NOT NULL
 );
 """
+T = TypeVar("T")
 SCHEMA = Schema(
     application_id=0x53475053,
     version=1,
@@ -111,11 +113,19 @@ class Broker:
     ) -> None:
         self.pubsub = pubsub
         self._db = open_store(path, SCHEMA, synchronous, timeout=30, max_bytes=max_bytes)
+        self._thread = StoreThread(f"pubsub-{pubsub}")
         self._clock = clock
         self.retention_seconds = retention_seconds
         self._next_cleanup = 0.0
 
+    async def run(self, call: Callable[[], T]) -> T:
+        """`call` (of this broker's methods) in the broker's thread, the only one that uses
+        its connection from the event loop: a write waiting for another sidecar's lock
+        (up to 30 s) waits there, and the loop serves meanwhile."""
+        return await self._thread.run(call)
+
     def close(self) -> None:
+        self._thread.close()
         self._db.close()
 
     def register_consumers(

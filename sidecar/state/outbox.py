@@ -24,7 +24,7 @@ import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -124,7 +124,10 @@ class OutboxRelay:
     crash left), when woken after a transaction, and every few seconds."""
 
     def __init__(
-        self, app_id: str, stores: Sequence[StateStore], publish: Callable[[OutboxMessage], None]
+        self,
+        app_id: str,
+        stores: Sequence[StateStore],
+        publish: Callable[[OutboxMessage], Awaitable[None]],
     ) -> None:
         self.app_id = app_id
         self._stores = stores
@@ -168,13 +171,13 @@ class OutboxRelay:
 
 
 def _from_thread(
-    publish: Callable[[OutboxMessage], None], loop: asyncio.AbstractEventLoop
+    publish: Callable[[OutboxMessage], Awaitable[None]], loop: asyncio.AbstractEventLoop
 ) -> Callable[[OutboxMessage], None]:
-    """`publish` for the store's writer thread: it runs on the loop (the pub/sub stores
-    belong to it), the thread waiting for its outcome inside the state transaction."""
+    """`publish` for the state store's writer thread: it runs on the loop (the pub/sub
+    service lives there), the thread waiting for its outcome inside the state transaction."""
 
     async def on_loop(message: OutboxMessage) -> None:
-        publish(message)
+        await publish(message)
 
     def call(message: OutboxMessage) -> None:
         asyncio.run_coroutine_threadsafe(on_loop(message), loop).result()

@@ -8,7 +8,7 @@ and `outboxPublishTopic` publishes its transactions' upserts (see `outbox`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +64,7 @@ class StateService:
     def get(self, name: str) -> NamedStore:
         return lookup_component(self.stores, name, "state store", "STATE_STORE")
 
-    def start_outbox(self, publish: Callable[[OutboxMessage], None]) -> None:
+    def start_outbox(self, publish: Callable[[OutboxMessage], Awaitable[None]]) -> None:
         """Starts publishing what the outbox stores committed (`publish` stores a message in
         its pubsub)."""
         stores = [n.store for n in self.stores.values() if n.outbox is not None]
