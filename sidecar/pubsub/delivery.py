@@ -101,16 +101,7 @@ class DeliveryLoop:
             while True:
                 self._wake.clear()
                 room = self.settings.max_concurrency - len(self._in_flight)
-                claimed = await broker.run(
-                    partial(
-                        broker.claim,
-                        self.app_id,
-                        self.owner,
-                        room,
-                        self.settings.lease_seconds,
-                        self._targets,
-                    )
-                )
+                claimed = await self._claim(room)
                 for delivery in claimed:
                     task = asyncio.create_task(self._deliver(delivery))
                     self._in_flight.add(task)
@@ -124,6 +115,28 @@ class DeliveryLoop:
             for task in list(self._in_flight):
                 task.cancel()
             await self._flush_acks()
+
+    async def _claim(self, room: int) -> list[Delivery]:
+        """Leases up to `room` due deliveries; none when the store cannot write now (a full
+        disk, a lock held past the timeout): the next poll tries again."""
+        broker = self.broker
+        try:
+            return await broker.run(
+                partial(
+                    broker.claim,
+                    self.app_id,
+                    self.owner,
+                    room,
+                    self.settings.lease_seconds,
+                    self._targets,
+                )
+            )
+        except (sqlite3.Error, StorageFull) as error:
+            log.warning(
+                "claiming messages failed; trying again at the next poll",
+                extra={"app_id": self.app_id, "pubsub": broker.pubsub, "e": str(error)},
+            )
+            return []
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)

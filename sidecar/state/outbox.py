@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 from sidecar.errors import SidecarError
 from sidecar.pubsub.envelope import EVENT_TYPE, rfc3339
+from sidecar.sqlite import StorageFull
 from sidecar.state.store import OutboxMessage, StateStore, Write
 
 log = logging.getLogger("sidecar.state")
@@ -163,7 +164,7 @@ class OutboxRelay:
         try:
             while await store.relay(self.app_id, publish) > 0:
                 pass
-        except (sqlite3.Error, SidecarError) as error:
+        except (sqlite3.Error, SidecarError, StorageFull) as error:
             log.warning(
                 "outbox messages not published yet: they are tried again",
                 extra={"app_id": self.app_id, "e": str(error)},
