@@ -15,10 +15,18 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from dapr.clients import DaprClient
+from dapr.clients.exceptions import DaprGrpcError
 from google.protobuf.wrappers_pb2 import StringValue
 
 from sidecar.workflow.protos import pb
+from testkit.observer import data_of, sub
+from testkit.polling import wait_until
+from testkit.resources import resiliency
 from testkit.sidecar import SidecarProcess, stub_for
+from tests.pubsub.harness import PUBSUB, Cluster, cluster, sqlite_pubsub
+
+__all__ = ["cluster"]  # the fixture
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
 VALUE = "x" * 3000  # about one page each
@@ -115,3 +123,48 @@ def test_a_full_workflow_store_refuses_starts_clearly_and_keeps_the_started_ones
         assert found.exists, instance_id
     request = pb.CreateInstanceRequest(instanceId="after-room", name="order_saga")
     assert stub.StartInstance(request, timeout=30).instanceId == "after-room"
+
+
+def test_a_full_pubsub_store_refuses_publishes_delivers_the_accepted_ones_then_accepts_again(
+    cluster: Cluster,
+) -> None:
+    """With its app down, a sidecar's pub/sub file fills: publishes are refused with
+    `RESOURCE_EXHAUSTED`, and every accepted one is delivered once the app is back.
+    Delivered messages are deleted, which makes room: publishing works again."""
+    cluster.resources(
+        {**sqlite_pubsub(), "resiliency.yaml": resiliency(max_retries=-1, duration="100ms")}
+    )
+    pair = cluster.pair("ledger", [sub("entries")], sidecar_args=["--sqlite-max-size", "256Ki"])
+    pair.app.kill()
+    client = cluster.client(pair.sidecar)
+    accepted: list[int] = []
+    refusal = None
+    for n in range(200):
+        try:
+            client.publish_event(PUBSUB, "entries", json.dumps({"entry": n, "pad": VALUE}))
+        except DaprGrpcError as error:
+            refusal = error
+            break
+        accepted.append(n)
+    assert refusal is not None, "the capped file never filled"
+    assert refusal.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "pubsub.sqlite" in str(refusal.details())
+    assert len(accepted) > 10
+
+    pair.app.start()
+    delivered = pair.app.wait_for(count=len(accepted), what="every accepted message")
+    assert sorted(data_of(event)["entry"] for event in delivered) == accepted
+    wait_until(
+        lambda: _publishes(client, {"entry": "after-room"}),
+        timeout=30,
+        what="a publish to be accepted once the delivered messages are deleted",
+    )
+    pair.app.wait_for(lambda event: data_of(event)["entry"] == "after-room")
+
+
+def _publishes(client: DaprClient, data: dict[str, str]) -> bool:
+    try:
+        client.publish_event(PUBSUB, "entries", json.dumps(data))
+    except DaprGrpcError:
+        return False
+    return True
