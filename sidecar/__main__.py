@@ -10,6 +10,7 @@ from sidecar import config
 from sidecar.pubsub.routing import RuleError
 from sidecar.resources.loader import ResourceError
 from sidecar.server import serve
+from sidecar.storefiles import StoreRefused
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.app_id, settings.log_level)
     try:
         asyncio.run(serve(settings))
-    except (OSError, ResourceError, RuleError) as error:
+    except (OSError, ResourceError, RuleError, StoreRefused) as error:
         print(f"sidecar: {error}", file=sys.stderr)
         return 1
     return 0

@@ -31,7 +31,8 @@ DEFAULT_METRICS_PORT = 9090
 
 
 def parse_size(text: str) -> int:
-    """daprd's quantity syntax for --max-body-size: `4Mi`, `512Ki`, `4000000`."""
+    """daprd's quantity syntax for --max-body-size (and --sqlite-max-size): `4Mi`, `512Ki`,
+    `4000000`."""
     value = text.strip().lower()
     digits = len(value) - len(value.lstrip("0123456789"))
     number, unit = value[:digits], value[digits:]
@@ -54,6 +55,8 @@ class SidecarConfig:
     listen_address: str = "127.0.0.1"
     max_body_bytes: int = 4 * 1024 * 1024
     sqlite_synchronous: str = "NORMAL"
+    # The largest size of each SQLite file; None: as large as the disk allows.
+    sqlite_max_bytes: int | None = None
     lease_seconds: float = 300.0
     # daprd's metrics server (`--enable-metrics`, `--metrics-port`); the address defaults to
     # the API's (loopback unless said otherwise). `metrics_port_given`: named on the command
@@ -121,6 +124,13 @@ def parser() -> argparse.ArgumentParser:
         help="normal: durable across process crashes; full: fsync every commit",
     )
     p.add_argument(
+        "--sqlite-max-size",
+        default=None,
+        type=parse_size,
+        help="cap on each SQLite file's size (e.g. 512Mi); a write beyond it fails as on a "
+        "full disk (default: none)",
+    )
+    p.add_argument(
         "--workflow-lease-seconds",
         default=300.0,
         type=float,
@@ -176,6 +186,7 @@ def parse(argv: list[str] | None = None) -> SidecarConfig:
         listen_address=args.dapr_listen_addresses,
         max_body_bytes=args.max_body_size,
         sqlite_synchronous=args.sqlite_synchronous.upper(),
+        sqlite_max_bytes=args.sqlite_max_size,
         lease_seconds=args.workflow_lease_seconds,
         enable_metrics=args.enable_metrics,
         metrics_port=DEFAULT_METRICS_PORT if args.metrics_port is None else args.metrics_port,

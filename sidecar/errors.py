@@ -15,6 +15,8 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from foundation.sqlite import StorageFull
+
 T = TypeVar("T")
 
 
@@ -73,10 +75,16 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], error: SidecarError
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 
 
+def storage_full(error: StorageFull) -> SidecarError:
+    """A write refused for lack of disk: nothing of it was written, the caller may retry."""
+    return SidecarError(grpc.StatusCode.RESOURCE_EXHAUSTED, "ERR_STORAGE_FULL", str(error))
+
+
 def translated(
     method: Callable[..., Awaitable[T]],
 ) -> Callable[..., Awaitable[T]]:
-    """Turns a `SidecarError` raised by a unary servicer method into its gRPC status."""
+    """Turns a `SidecarError` (or a full disk) raised by a unary servicer method into its
+    gRPC status."""
 
     @wraps(method)
     async def wrapper(self: Any, request: Any, context: Any) -> T:
@@ -84,5 +92,7 @@ def translated(
             return await method(self, request, context)
         except SidecarError as error:
             await abort(context, error)
+        except StorageFull as error:
+            await abort(context, storage_full(error))
 
     return wrapper

@@ -54,8 +54,9 @@ class Sidecar:
         self.api_token = config.api_token
         self.app_token = config.app_token
         self.resources = load_resources(config.resources_paths, config.app_id)
-        self.store = WorkflowStore(config.database, config.sqlite_synchronous)
-        peers = Peers(config.data_dir, config.app_id)
+        cap = config.sqlite_max_bytes
+        self.store = WorkflowStore(config.database, config.sqlite_synchronous, cap)
+        peers = Peers(config.data_dir, config.app_id, cap)
         self.engine = WorkflowEngine(
             self.store,
             EngineSettings(
@@ -64,13 +65,14 @@ class Sidecar:
             app_id=config.app_id,
             peers=peers,
         )
-        self.state = StateService(self.resources, config.app_id, config.data_dir)
+        self.state = StateService(self.resources, config.app_id, config.data_dir, cap)
         self.pubsub = PubSubService(
             self.resources,
             config.app_id,
             owner=f"{config.app_id}@{config.listen_address}:{config.grpc_port}",
             data_dir=config.data_dir,
             synchronous=config.sqlite_synchronous,
+            max_bytes=cap,
         )
         self.stopped = asyncio.Event()
         self.stop_requested = asyncio.Event()
@@ -189,7 +191,7 @@ class Sidecar:
         assert self._app_channel is not None
         subscriptions = await self._app_channel.subscriptions()
         log.info("app connected", extra={"app_port": self.config.app_port})
-        self.pubsub.start_delivery(self._app_channel.delivery, self.app_token, subscriptions)
+        await self.pubsub.start_delivery(self._app_channel.delivery, self.app_token, subscriptions)
 
     async def _serve_metrics(self) -> None:
         """daprd's metrics server on `--metrics-port`. daprd's default port already taken

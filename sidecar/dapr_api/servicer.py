@@ -104,7 +104,7 @@ class DaprRuntimeServicer:
     async def PublishEvent(
         self, request: pubsub_pb2.PublishEventRequest, context: Context
     ) -> empty_pb2.Empty:
-        self.pubsub.publish(
+        await self.pubsub.publish(
             request.pubsub_name,
             request.topic,
             request.data,
@@ -133,7 +133,7 @@ class DaprRuntimeServicer:
                     "ERR_PUBSUB_EVENTS_SER",
                 )
             seen.add(entry.entry_id)
-        self.pubsub.publish_many(
+        await self.pubsub.publish_many(
             request.pubsub_name,
             request.topic,
             [
@@ -162,7 +162,7 @@ class DaprRuntimeServicer:
         self, request: state_pb2.GetStateRequest, context: Context
     ) -> state_pb2.GetStateResponse:
         named = self.state.get(request.store_name)
-        entry = named.store.get(named.key(request.key))
+        entry = await named.store.read(named.key(request.key))
         if entry is None:
             return state_pb2.GetStateResponse()
         return state_pb2.GetStateResponse(data=entry.value, etag=entry.etag)
@@ -174,7 +174,7 @@ class DaprRuntimeServicer:
         named = self.state.get(request.store_name)
         items = []
         for key in request.keys:
-            entry = named.store.get(named.key(key))
+            entry = await named.store.read(named.key(key))
             items.append(
                 state_pb2.BulkStateItem(key=key)
                 if entry is None
@@ -187,7 +187,7 @@ class DaprRuntimeServicer:
         self, request: state_pb2.SaveStateRequest, context: Context
     ) -> empty_pb2.Empty:
         named = self.state.get(request.store_name)
-        self._apply(
+        await self._apply(
             named, [_write(i, named.key(i.key), delete=False) for i in request.states], "save"
         )
         return empty_pb2.Empty()
@@ -200,7 +200,7 @@ class DaprRuntimeServicer:
         item = common_pb2.StateItem(key=request.key, options=request.options)
         if request.HasField("etag"):
             item.etag.CopyFrom(request.etag)
-        self._apply(named, [_write(item, named.key(request.key), delete=True)], "delete")
+        await self._apply(named, [_write(item, named.key(request.key), delete=True)], "delete")
         return empty_pb2.Empty()
 
     @translated
@@ -208,7 +208,7 @@ class DaprRuntimeServicer:
         self, request: state_pb2.DeleteBulkStateRequest, context: Context
     ) -> empty_pb2.Empty:
         named = self.state.get(request.store_name)
-        self._apply(
+        await self._apply(
             named, [_write(i, named.key(i.key), delete=True) for i in request.states], "delete"
         )
         return empty_pb2.Empty()
@@ -230,7 +230,7 @@ class DaprRuntimeServicer:
             write = _write(item, named.key(item.key), delete=operation.operationType == "delete")
             operations.append(outbox.Operation(write, dict(item.metadata)))
         if named.outbox is None:
-            self._apply(named, [op.write for op in operations], "transaction")
+            await self._apply(named, [op.write for op in operations], "transaction")
             return empty_pb2.Empty()
         try:
             self.pubsub.target(named.outbox.pubsub, named.outbox.topic)
@@ -242,19 +242,19 @@ class DaprRuntimeServicer:
             ) from None
         traceparent = tracecontext.incoming(context.invocation_metadata())
         writes, messages = outbox.plan(operations, named.outbox, self.app_id, traceparent)
-        self._apply(named, writes, "transaction", messages)
+        await self._apply(named, writes, "transaction", messages)
         self.state.outbox_written()
         return empty_pb2.Empty()
 
     @staticmethod
-    def _apply(
+    async def _apply(
         named: NamedStore,
         writes: list[Write],
         operation: str,
         messages: Sequence[OutboxMessage] = (),
     ) -> None:
         try:
-            named.store.apply(writes, messages)
+            await named.store.write(writes, messages)
         except EtagMismatch as error:
             raise _etag_aborted(error, named, operation) from None
 

@@ -30,6 +30,7 @@ STATUS_OF_ERROR = {
     "ERR_STATE_SAVE": 409,  # the servicer refuses a save only on an ETag mismatch
     "ERR_STATE_DELETE": 409,
     "ERR_STATE_TRANSACTION": 500,
+    "ERR_STORAGE_FULL": 507,  # the sidecar's own: a SQLite file's disk is full
 }
 
 

@@ -20,11 +20,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from foundation.sqlite import connect, immediate
+from foundation.sqlite import StoreThread, immediate
 from sidecar.pubsub.routing import topic_matches
+from sidecar.storefiles import Schema, add_column, open_store
 
-_SCHEMA = """
+_SCRIPT = """
 CREATE TABLE IF NOT EXISTS messages (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     pubsub       TEXT NOT NULL,
@@ -63,6 +65,15 @@ CREATE TABLE IF NOT EXISTS doorbells (
     port    INTEGER NOT NULL
 );
 """
+T = TypeVar("T")
+SCHEMA = Schema(
+    application_id=0x53475053,
+    version=1,
+    script=_SCRIPT,
+    marker="messages",
+    # Version 0 (before versions were recorded) to 1: publish metadata was added.
+    migrations={0: lambda db: add_column(db, "messages", "metadata", "TEXT")},
+)
 
 
 @dataclass(frozen=True)
@@ -98,18 +109,23 @@ class Broker:
         synchronous: str = "NORMAL",
         clock: Callable[[], float] = time.time,
         retention_seconds: float = 3600.0,
+        max_bytes: int | None = None,
     ) -> None:
         self.pubsub = pubsub
-        self._db = connect(path, synchronous, timeout=30)
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
-        if "metadata" not in columns:  # a database of an earlier version
-            self._db.execute("ALTER TABLE messages ADD COLUMN metadata TEXT")
+        self._db = open_store(path, SCHEMA, synchronous, timeout=30, max_bytes=max_bytes)
+        self._thread = StoreThread(f"pubsub-{pubsub}")
         self._clock = clock
         self.retention_seconds = retention_seconds
         self._next_cleanup = 0.0
 
+    async def run(self, call: Callable[[], T]) -> T:
+        """`call` (of this broker's methods) in the broker's thread, the only one that uses
+        its connection from the event loop: a write waiting for another sidecar's lock
+        (up to 30 s) waits there, and the loop serves meanwhile."""
+        return await self._thread.run(call)
+
     def close(self) -> None:
+        self._thread.close()
         self._db.close()
 
     def register_consumers(

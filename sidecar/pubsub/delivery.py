@@ -18,7 +18,9 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+from foundation.sqlite import StorageFull
 from sidecar.pubsub.broker import Broker, Delivery
 from sidecar.pubsub.envelope import expired, routing_view, topic_event_request, unwrap
 from sidecar.pubsub.routing import Router
@@ -64,6 +66,7 @@ class DeliveryLoop:
         # A full loop claims again once an eighth of its slots are free, not one by one.
         self._refill_at = settings.max_concurrency - max(1, settings.max_concurrency // 8)
         self._acks: list[int] = []
+        self._flushes: set[asyncio.Task[None]] = set()
         self.delivered = 0
 
     def set_targets(self, targets: list[Target]) -> None:
@@ -92,14 +95,13 @@ class DeliveryLoop:
             self._sleeper.set_result(None)
 
     async def run(self) -> None:
-        self.broker.release_owner(self.owner)
+        broker = self.broker
+        await broker.run(partial(broker.release_owner, self.owner))
         try:
             while True:
                 self._wake.clear()
                 room = self.settings.max_concurrency - len(self._in_flight)
-                claimed = self.broker.claim(
-                    self.app_id, self.owner, room, self.settings.lease_seconds, self._targets
-                )
+                claimed = await self._claim(room)
                 for delivery in claimed:
                     task = asyncio.create_task(self._deliver(delivery))
                     self._in_flight.add(task)
@@ -112,7 +114,29 @@ class DeliveryLoop:
         finally:
             for task in list(self._in_flight):
                 task.cancel()
-            self._flush_acks()
+            await self._flush_acks()
+
+    async def _claim(self, room: int) -> list[Delivery]:
+        """Leases up to `room` due deliveries; none when the store cannot write now (a full
+        disk, a lock held past the timeout): the next poll tries again."""
+        broker = self.broker
+        try:
+            return await broker.run(
+                partial(
+                    broker.claim,
+                    self.app_id,
+                    self.owner,
+                    room,
+                    self.settings.lease_seconds,
+                    self._targets,
+                )
+            )
+        except (sqlite3.Error, StorageFull) as error:
+            log.warning(
+                "claiming messages failed; trying again at the next poll",
+                extra={"app_id": self.app_id, "pubsub": broker.pubsub, "e": str(error)},
+            )
+            return []
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -129,7 +153,7 @@ class DeliveryLoop:
         """
         if self._wake.is_set():
             return
-        due = self.broker.next_due(self.app_id)
+        due = await self.broker.run(partial(self.broker.next_due, self.app_id))
         timeout = self.settings.poll_seconds
         if due is not None:
             timeout = min(timeout, max(0.0, due - time.time()))
@@ -145,7 +169,7 @@ class DeliveryLoop:
     async def _deliver(self, delivery: Delivery) -> None:
         target = self._target(delivery.topic_pattern)
         if target is None:  # its last target went away since the claim
-            self.broker.release(delivery.delivery_id)
+            await self.broker.run(partial(self.broker.release, delivery.delivery_id))
             return
         subscription = target.subscription
         router = self._routers[id(subscription)]
@@ -160,12 +184,14 @@ class DeliveryLoop:
             "message_id": attributes.get("id"),
         }
         if expired(attributes):
-            self._give_up(delivery, subscription, "the message expired (ttlInSeconds)", context)
+            await self._give_up(
+                delivery, subscription, "the message expired (ttlInSeconds)", context
+            )
             return
         # Without rules the route is the default one: no need to parse the data for CEL.
         path = router.route(routing_view(attributes, payload)) if router.rules else router.default
         if path is None:
-            self._give_up(delivery, subscription, "no routing rule matched", context)
+            await self._give_up(delivery, subscription, "no routing rule matched", context)
             return
         request = topic_event_request(
             attributes, payload, path, topic=delivery.topic, pubsub=pubsub
@@ -174,20 +200,20 @@ class DeliveryLoop:
         try:
             outcome = await target.deliver(request, metadata, self.settings.timeout_seconds)
         except TargetGone:
-            self.broker.release(delivery.delivery_id)
+            await self.broker.run(partial(self.broker.release, delivery.delivery_id))
             self.wake()
             return
         if outcome.unhandled:
-            self._drop(delivery, outcome.reason, context)
+            await self._drop(delivery, outcome.reason, context)
         elif outcome.status == SUCCESS:
             self._acknowledge_soon(delivery.delivery_id)
             self.delivered += 1
         elif outcome.status == DROP:
-            self._give_up(delivery, subscription, outcome.reason, context)
+            await self._give_up(delivery, subscription, outcome.reason, context)
         else:
-            self._retry(delivery, subscription, outcome.reason, context)
+            await self._retry(delivery, subscription, outcome.reason, context)
 
-    def _retry(
+    async def _retry(
         self,
         delivery: Delivery,
         subscription: Subscription,
@@ -198,10 +224,12 @@ class DeliveryLoop:
         attempts = delivery.attempts + 1
         retry = self.settings.retry
         if retry is None:
-            self._give_up(delivery, subscription, f"{reason}, and no retry policy applies", context)
+            await self._give_up(
+                delivery, subscription, f"{reason}, and no retry policy applies", context
+            )
             return
         if retry.gives_up_after(attempts):
-            self._give_up(
+            await self._give_up(
                 delivery, subscription, f"retries exhausted after {attempts}: {reason}", context
             )
             return
@@ -210,7 +238,7 @@ class DeliveryLoop:
             "message will be redelivered",
             extra={**context, "attempt": attempts, "delay_s": delay, "reason": reason},
         )
-        self.broker.retry_later(delivery.delivery_id, delay)
+        await self.broker.run(partial(self.broker.retry_later, delivery.delivery_id, delay))
         self.wake()  # the loop may be asleep until its next poll: due sooner now
 
     def _acknowledge_soon(self, delivery_id: int) -> None:
@@ -219,21 +247,23 @@ class DeliveryLoop:
         at-least-once allows."""
         self._acks.append(delivery_id)
         if len(self._acks) == 1:
-            asyncio.get_running_loop().call_soon(self._flush_acks)
+            flush = asyncio.get_running_loop().create_task(self._flush_acks())
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
 
-    def _flush_acks(self) -> None:
+    async def _flush_acks(self) -> None:
         acks, self._acks = self._acks, []
         if not acks:
             return
         try:
-            self.broker.acknowledge(acks)
-        except sqlite3.Error:
+            await self.broker.run(partial(self.broker.acknowledge, acks))
+        except (sqlite3.Error, StorageFull):
             log.exception(
                 "acknowledging delivered messages failed: they will be delivered again",
                 extra={"app_id": self.app_id, "pubsub": self.broker.pubsub, "count": len(acks)},
             )
 
-    def _give_up(
+    async def _give_up(
         self,
         delivery: Delivery,
         subscription: Subscription,
@@ -242,12 +272,19 @@ class DeliveryLoop:
     ) -> None:
         dead_letter_topic = subscription.dead_letter_topic
         if dead_letter_topic:
-            ports = self.broker.dead_letter(
-                delivery.delivery_id, subscription.dead_letter_topic, delivery.message
+            broker = self.broker
+            ports = await broker.run(
+                partial(
+                    broker.dead_letter,
+                    delivery.delivery_id,
+                    subscription.dead_letter_topic,
+                    delivery.message,
+                )
             )
+            consumed = await broker.run(partial(broker.has_consumers, dead_letter_topic))
             log.warning(
                 "message sent to the dead-letter topic"
-                if self.broker.has_consumers(dead_letter_topic)
+                if consumed
                 else "message sent to the dead-letter topic, which no app subscribes to yet: "
                 "it is kept for the retention period",
                 extra={
@@ -258,18 +295,18 @@ class DeliveryLoop:
             )
             self._ring(ports)
             return
-        self._drop(
+        await self._drop(
             delivery, reason, context, "message dropped: the subscription has no dead-letter topic"
         )
 
-    def _drop(
+    async def _drop(
         self,
         delivery: Delivery,
         reason: str,
         context: dict[str, object],
         message: str = "message dropped",
     ) -> None:
-        self.broker.acknowledge([delivery.delivery_id])
+        await self.broker.run(partial(self.broker.acknowledge, [delivery.delivery_id]))
         log.warning(message, extra={**context, "reason": reason})
 
 

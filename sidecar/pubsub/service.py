@@ -14,6 +14,7 @@ import contextlib
 import logging
 import socket
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class PubSubService:
         owner: str,
         data_dir: Path,
         synchronous: str = "NORMAL",
+        max_bytes: int | None = None,
     ) -> None:
         self.app_id = app_id
         self.owner = owner
@@ -73,6 +75,7 @@ class PubSubService:
                     component.database_path(data_dir, "pubsub"),
                     synchronous,
                     retention_seconds=retention_seconds(component),
+                    max_bytes=max_bytes,
                 )
         self.loops: dict[str, DeliveryLoop] = {}
         self.app_subscriptions: list[Subscription] = []
@@ -97,7 +100,7 @@ class PubSubService:
         self._transport = transport
         port = self._own_port = transport.get_extra_info("sockname")[1]
         for broker in self.brokers.values():
-            broker.register_doorbell(self.owner, self.app_id, port)
+            await broker.run(partial(broker.register_doorbell, self.owner, self.app_id, port))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -121,7 +124,7 @@ class PubSubService:
             raise invalid_argument("topic is empty in pubsub " + pubsub, "ERR_TOPIC_NAME_EMPTY")
         return broker
 
-    def publish(
+    async def publish(
         self,
         pubsub: str,
         topic: str,
@@ -130,9 +133,9 @@ class PubSubService:
         metadata: dict[str, str],
         traceparent: str = "",
     ) -> None:
-        self.publish_many(pubsub, topic, [Entry(data, content_type, metadata)], traceparent)
+        await self.publish_many(pubsub, topic, [Entry(data, content_type, metadata)], traceparent)
 
-    def publish_many(
+    async def publish_many(
         self, pubsub: str, topic: str, entries: list[Entry], traceparent: str = ""
     ) -> None:
         """Stores every entry or none; `traceparent` is the publish call's trace context."""
@@ -152,12 +155,13 @@ class PubSubService:
             except EnvelopeError as error:
                 raise invalid_argument(str(error), "ERR_PUBSUB_CLOUD_EVENTS_SER") from None
             messages.append(Message(stored_type, body, dict(entry.metadata)))
-        self.ring(broker.publish_many(topic, messages))
+        self.ring(await broker.run(partial(broker.publish_many, topic, messages)))
 
-    def publish_cloudevent(self, pubsub: str, topic: str, event: bytes) -> None:
+    async def publish_cloudevent(self, pubsub: str, topic: str, event: bytes) -> None:
         """Stores a CloudEvent (JSON) as it is: the transactional outbox's messages."""
         broker = self.target(pubsub, topic)
-        self.ring(broker.publish(topic, Message(CLOUDEVENT_CONTENT_TYPE, event)))
+        message = Message(CLOUDEVENT_CONTENT_TYPE, event)
+        self.ring(await broker.run(partial(broker.publish, topic, message)))
 
     def ring(self, ports: list[int]) -> None:
         """Wakes the delivery loops of the sidecars that have new messages: this one
@@ -179,7 +183,7 @@ class PubSubService:
         """What the sidecar delivers: the app's subscriptions, then the open streams'."""
         return self.app_subscriptions + [stream.subscription for stream in self.streams]
 
-    def start_delivery(
+    async def start_delivery(
         self, stub: Any, app_token: str | None, programmatic: list[Subscription]
     ) -> None:
         """Delivers to the app (`stub.OnTopicEvent`) for its subscriptions and the
@@ -201,39 +205,41 @@ class PubSubService:
         # The consumer groups are registered before the subscriptions show in the metadata
         # API, so a message published once the app counts as subscribed reaches it; a
         # pubsub the app no longer subscribes to stops collecting messages for it.
-        self.app_subscriptions = subscriptions
         self._app_connected = True
         for name in self.brokers:
-            self._refresh(name)
+            await self._refresh(name)
             own = [s.topic for s in subscriptions if s.pubsub == name]
             if own:
                 log.info("delivering messages", extra={"pubsub": name, "topics": own})
+        self.app_subscriptions = subscriptions
 
-    def open_stream(self, stream: Stream) -> None:
+    async def open_stream(self, stream: Stream) -> None:
         """Starts delivering to a streaming subscription (daprd's errors for an unknown
         pubsub)."""
         pubsub = stream.subscription.pubsub
         self.broker(pubsub)
         self.streams.append(stream)
         self._stream_topics.add((pubsub, stream.subscription.topic))
-        self._refresh(pubsub)
+        await self._refresh(pubsub)
 
-    def close_stream(self, stream: Stream) -> None:
+    async def close_stream(self, stream: Stream) -> None:
         if stream in self.streams:
             self.streams.remove(stream)
-            self._refresh(stream.subscription.pubsub)
+            await self._refresh(stream.subscription.pubsub)
 
-    def _refresh(self, pubsub: str) -> None:
+    async def _refresh(self, pubsub: str) -> None:
         """Registers the app id's topics of `pubsub` and hands its loop the targets."""
         broker = self.brokers.get(pubsub)
         if broker is None:
             return
-        targets: list[Target] = [t for t in self._app_targets if t.subscription.pubsub == pubsub]
-        targets += [s for s in self.streams if s.subscription.pubsub == pubsub]
-        topics = {t.subscription.topic for t in targets}
+        topics = {t.subscription.topic for t in self._targets(pubsub)}
         topics |= {topic for name, topic in self._stream_topics if name == pubsub}
-        # Until the app told its subscriptions, those it had stay registered.
-        broker.register_consumers(self.app_id, topics, exactly=self._app_connected)
+        # Until the app told its subscriptions, those it had stay registered. The broker's
+        # thread registers in call order, so the last refresh's topics stand.
+        await broker.run(
+            partial(broker.register_consumers, self.app_id, topics, exactly=self._app_connected)
+        )
+        targets = self._targets(pubsub)  # as they are now: another refresh may have run
         loop = self.loops.get(pubsub)
         if loop is None:
             if not targets:
@@ -245,6 +251,10 @@ class PubSubService:
             )
             self._tasks.append(asyncio.create_task(loop.run(), name=f"deliver-{pubsub}"))
         loop.set_targets(targets)
+
+    def _targets(self, pubsub: str) -> list[Target]:
+        targets: list[Target] = [t for t in self._app_targets if t.subscription.pubsub == pubsub]
+        return targets + [s for s in self.streams if s.subscription.pubsub == pubsub]
 
 
 def _concurrency(subscription: Subscription, default: int = 64) -> int:

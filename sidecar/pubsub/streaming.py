@@ -34,9 +34,9 @@ _STATUS_NAMES = {SUCCESS: "SUCCESS", RETRY: "RETRY", DROP: "DROP"}
 class Streams(Protocol):
     """What a stream needs of the pub/sub service."""
 
-    def open_stream(self, stream: Stream) -> None: ...
+    async def open_stream(self, stream: Stream) -> None: ...
 
-    def close_stream(self, stream: Stream) -> None: ...
+    async def close_stream(self, stream: Stream) -> None: ...
 
 
 class Stream:
@@ -120,7 +120,7 @@ async def serve(
         )
     )
     try:
-        streams.open_stream(stream)
+        await streams.open_stream(stream)
     except SidecarError as error:
         await abort(context, error)
     reader = asyncio.create_task(_read(stream, requests), name="stream-reader")
@@ -133,7 +133,7 @@ async def serve(
         while (response := await stream.outgoing.get()) is not None:
             yield response
     finally:
-        streams.close_stream(stream)
+        await streams.close_stream(stream)
         stream.close()
         failure = await _stopped(reader)
         log.info(

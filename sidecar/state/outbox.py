@@ -24,10 +24,11 @@ import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from foundation.sqlite import StorageFull
 from sidecar.errors import SidecarError
 from sidecar.pubsub.envelope import EVENT_TYPE, rfc3339
 from sidecar.state.store import OutboxMessage, StateStore, Write
@@ -124,7 +125,10 @@ class OutboxRelay:
     crash left), when woken after a transaction, and every few seconds."""
 
     def __init__(
-        self, app_id: str, stores: Sequence[StateStore], publish: Callable[[OutboxMessage], None]
+        self,
+        app_id: str,
+        stores: Sequence[StateStore],
+        publish: Callable[[OutboxMessage], Awaitable[None]],
     ) -> None:
         self.app_id = app_id
         self._stores = stores
@@ -144,21 +148,39 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        for store in self._stores:  # a relay the cancel left running publishes on the loop
+            await store.drain()
 
     async def _run(self) -> None:
+        publish = _from_thread(self._publish, asyncio.get_running_loop())
         while True:
             self._wake.clear()
             for store in self._stores:
-                self._relay(store)
+                await self._relay(store, publish)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), _POLL_SECONDS)
 
-    def _relay(self, store: StateStore) -> None:
+    async def _relay(self, store: StateStore, publish: Callable[[OutboxMessage], None]) -> None:
         try:
-            while store.relay_outbox(self.app_id, self._publish) > 0:
+            while await store.relay(self.app_id, publish) > 0:
                 pass
-        except (sqlite3.Error, SidecarError) as error:
+        except (sqlite3.Error, SidecarError, StorageFull) as error:
             log.warning(
                 "outbox messages not published yet: they are tried again",
                 extra={"app_id": self.app_id, "e": str(error)},
             )
+
+
+def _from_thread(
+    publish: Callable[[OutboxMessage], Awaitable[None]], loop: asyncio.AbstractEventLoop
+) -> Callable[[OutboxMessage], None]:
+    """`publish` for the state store's writer thread: it runs on the loop (the pub/sub
+    service lives there), the thread waiting for its outcome inside the state transaction."""
+
+    async def on_loop(message: OutboxMessage) -> None:
+        await publish(message)
+
+    def call(message: OutboxMessage) -> None:
+        asyncio.run_coroutine_threadsafe(on_loop(message), loop).result()
+
+    return call

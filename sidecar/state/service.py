@@ -8,7 +8,7 @@ and `outboxPublishTopic` publishes its transactions' upserts (see `outbox`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,9 @@ class NamedStore:
 
 
 class StateService:
-    def __init__(self, resources: Resources, app_id: str, data_dir: Path) -> None:
+    def __init__(
+        self, resources: Resources, app_id: str, data_dir: Path, max_bytes: int | None = None
+    ) -> None:
         self.app_id = app_id
         self.stores: dict[str, NamedStore] = {}
         for component in resources.components:
@@ -52,6 +54,7 @@ class StateService:
                             component.source,
                             "spec.metadata.busyTimeout",
                         ),
+                        max_bytes=max_bytes,
                     ),
                     _prefix(component, app_id),
                     _outbox(component),
@@ -61,7 +64,7 @@ class StateService:
     def get(self, name: str) -> NamedStore:
         return lookup_component(self.stores, name, "state store", "STATE_STORE")
 
-    def start_outbox(self, publish: Callable[[OutboxMessage], None]) -> None:
+    def start_outbox(self, publish: Callable[[OutboxMessage], Awaitable[None]]) -> None:
         """Starts publishing what the outbox stores committed (`publish` stores a message in
         its pubsub)."""
         stores = [n.store for n in self.stores.values() if n.outbox is not None]

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from foundation.sqlite import connect, immediate
+from foundation.sqlite import StoreThread, connect, immediate
+from sidecar.storefiles import Schema, open_store
 
-_SCHEMA = """
+_SCRIPT = """
 CREATE TABLE IF NOT EXISTS {table} (
     key        TEXT PRIMARY KEY,
     value      BLOB NOT NULL,
@@ -34,6 +35,18 @@ CREATE TABLE IF NOT EXISTS {table}_outbox (
     created_at REAL NOT NULL
 );
 """
+
+
+def schema(table: str) -> Schema:
+    """The state store's schema with its table named `table` (`tableName`); several state
+    components may share one file, each with its table."""
+    return Schema(
+        application_id=0x53475354,
+        version=1,
+        script=_SCRIPT.format(table=table),
+        marker=table,
+        migrations={0: lambda db: None},  # version 1 only started recording the version
+    )
 
 
 class EtagMismatch(Exception):
@@ -81,20 +94,55 @@ class StateStore:
         table: str = "state",
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 30.0,
+        max_bytes: int | None = None,
     ) -> None:
-        """`busy_timeout`: how long a write waits for another sidecar's lock (`busyTimeout`)."""
+        """`busy_timeout`: how long a write waits for another sidecar's lock (`busyTimeout`);
+        `max_bytes`: the file's size cap (`--sqlite-max-size`)."""
         if not table.replace("_", "").isalnum():
             raise ValueError(f"invalid table name '{table}'")
-        self._db = connect(path, timeout=busy_timeout)
-        self._db.executescript(_SCHEMA.format(table=table))
+        self._db = open_store(path, schema(table), timeout=busy_timeout, max_bytes=max_bytes)
+        self._writer = StoreThread(f"state-{table}-writes")
+        # Reads have their own connection and thread: in WAL mode they never wait for a
+        # writer, so they must not queue behind a write waiting for another process's
+        # lock. An in-memory store is private: one connection, one thread.
+        self._reads, self._reader = self._db, self._writer
+        if path is not None:
+            self._reads = connect(path, timeout=busy_timeout)
+            self._reader = StoreThread(f"state-{table}-reads")
         self._table = table
         self._clock = clock
 
     def close(self) -> None:
+        self._writer.close()
+        self._reader.close()
+        if self._reads is not self._db:
+            self._reads.close()
         self._db.close()
 
+    # -- from the event loop: each call in the store's threads ---------------------------
+
+    async def read(self, key: str) -> Entry | None:
+        return await self._reader.run(lambda: self.get(key))
+
+    async def write(
+        self, writes: list[Write], outbox: Sequence[OutboxMessage] = ()
+    ) -> dict[str, str]:
+        """`apply`, in the writer thread."""
+        return await self._writer.run(lambda: self.apply(writes, outbox))
+
+    async def relay(self, app_id: str, publish: Callable[[OutboxMessage], None]) -> int:
+        """`relay_outbox`, in the writer thread (`publish` is called there)."""
+        return await self._writer.run(lambda: self.relay_outbox(app_id, publish))
+
+    async def drain(self) -> None:
+        """Returns once the calls made so far have finished."""
+        await self._writer.drain()
+        await self._reader.drain()
+
+    # -- the calls themselves ------------------------------------------------------------
+
     def get(self, key: str) -> Entry | None:
-        row = self._db.execute(
+        row = self._reads.execute(
             f"SELECT value, etag, expires_at FROM {self._table} WHERE key = ?", (key,)
         ).fetchone()
         if row is None or (row[2] is not None and row[2] <= self._clock()):

@@ -65,8 +65,8 @@ class Commits:
 
     def commit_activity_result(self, activity: ActivityItem, response: pb.ActivityResponse) -> None:
         """Hands an activity's result to its instance, unless the execution that scheduled it
-        has ended."""
-        self.state.outstanding.get(activity.instance_id, {}).pop(activity.item_id, None)
+        has ended. A failed commit (a full disk) leaves the activity outstanding: its lease
+        dispatches it again."""
         now = self.clock()
         request = activity.request
         if response.HasField("failureDetails"):
@@ -97,6 +97,7 @@ class Commits:
                 InboxItem(0, activity.instance_id, event, now, activity.execution_id)
             )
         self.commit(batch)
+        self.state.outstanding.get(activity.instance_id, {}).pop(activity.item_id, None)
         for item in batch.inbox_inserts:
             self.state.add_inbox_item(item, now)
         self.dispatcher.pump()

@@ -19,19 +19,26 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-from foundation.sqlite import connect, immediate
+from foundation.sqlite import immediate
+from sidecar.storefiles import Schema, open_store
 from sidecar.workflow.protos import backend
 
 log = logging.getLogger("sidecar.workflow")
 
 DELIVER = "/sidecar.workflow.v1.Peers/Deliver"
-_SCHEMA = """
+SCHEMA = Schema(
+    application_id=0x53474E52,
+    version=1,
+    script="""
 CREATE TABLE IF NOT EXISTS apps (
     app_id     TEXT PRIMARY KEY,
     address    TEXT NOT NULL,
     updated_at REAL NOT NULL
+);
+""",
+    marker="apps",
+    migrations={0: lambda db: None},  # version 1 only started recording the version
 )
-"""
 
 
 class PeerUnavailable(Exception):
@@ -39,10 +46,9 @@ class PeerUnavailable(Exception):
 
 
 class Peers:
-    def __init__(self, data_dir: Path, app_id: str) -> None:
+    def __init__(self, data_dir: Path, app_id: str, max_bytes: int | None = None) -> None:
         self.app_id = app_id
-        self._db = connect(data_dir / "nameresolution.sqlite")
-        self._db.execute(_SCHEMA)
+        self._db = open_store(data_dir / "nameresolution.sqlite", SCHEMA, max_bytes=max_bytes)
         self._address = ""
         self._channels: dict[str, grpc.aio.Channel] = {}
 

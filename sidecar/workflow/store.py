@@ -9,6 +9,7 @@ request (each commit is fsynced). See docs/workflow-engine.md.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from foundation.sqlite import connect, immediate
+from foundation.sqlite import immediate
+from sidecar.storefiles import Schema, add_column, open_store
 from sidecar.workflow.history import TERMINAL_STATUSES
 from sidecar.workflow.protos import backend, pb
 from sidecar.workflow.records import ActivityItem, InboxItem, Instance, OutboxItem, ParentRef
@@ -71,23 +73,32 @@ _INSTANCE_COLUMNS = (
     "completed_at, scheduled_start_at, input, output, custom_status, failure, "
     "parent_instance_id, parent_execution_id, parent_task_id, parent_name, parent_app_id"
 )
-# Columns added after the first release, added to older databases when they are opened.
-_ADDED_COLUMNS = (("instances", "parent_app_id"), ("activities", "reply_app_id"))
+
+
+def _from_unversioned(db: sqlite3.Connection) -> None:
+    """Version 0 (before versions were recorded) to 1: columns added after the first release."""
+    add_column(db, "instances", "parent_app_id", "TEXT")
+    add_column(db, "activities", "reply_app_id", "TEXT")
+
+
+SCHEMA = Schema(
+    application_id=0x53475746,
+    version=1,
+    script=resources.files("sidecar.workflow").joinpath("schema.sql").read_text(),
+    marker="instances",
+    migrations={0: _from_unversioned},
+)
 # Cross-app activities belong to another app's instance: clearing or purging one of this
 # app's instances leaves them alone.
 _OWN_ACTIVITIES = "instance_id = ? AND reply_app_id IS NULL"
 
 
 class WorkflowStore:
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
-        self._db = connect(path, synchronous)
+    def __init__(
+        self, path: Path, synchronous: str = "NORMAL", max_bytes: int | None = None
+    ) -> None:
+        self._db = open_store(path, SCHEMA, synchronous, max_bytes=max_bytes)
         self._db.execute("PRAGMA foreign_keys=OFF")
-        schema = resources.files("sidecar.workflow").joinpath("schema.sql").read_text()
-        self._db.executescript(schema)
-        for table, column in _ADDED_COLUMNS:
-            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            if column not in columns:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self._db.close()

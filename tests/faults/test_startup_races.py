@@ -61,23 +61,24 @@ def fast_folder(tmp_path: Path) -> Iterator[Path]:
 
 def test_many_connections_open_a_fresh_database_at_the_same_instant(fast_folder: Path) -> None:
     """Six threads (SQLite runs without the GIL) open each of many fresh files at the
-    same instant, half as the state store and half as the pub/sub broker, as the sidecars
-    of a run do. The race hits about one file in a hundred, hence a thousand files."""
+    same instant, as the sidecars of a run do: half the files as the state store, half as
+    the pub/sub broker (a file holds one kind of store). The race hits about one file in a
+    hundred, hence a thousand files."""
     threads, rounds = 6, 1000
     paths = [fast_folder / f"round-{n}.sqlite" for n in range(rounds)]
     start, end = threading.Barrier(threads + 1), threading.Barrier(threads + 1)
     failures: list[str] = []
 
-    def opener(as_state: bool) -> None:
-        for path in paths:
+    def opener() -> None:
+        for number, path in enumerate(paths):
             start.wait(timeout=30)
             try:
-                (StateStore(path) if as_state else Broker("pubsub", path)).close()
+                (StateStore(path) if number % 2 == 0 else Broker("pubsub", path)).close()
             except sqlite3.Error as error:
                 failures.append(f"{path.name}: {error}")
             end.wait(timeout=30)
 
-    workers = [threading.Thread(target=opener, args=(n % 2 == 0,)) for n in range(threads)]
+    workers = [threading.Thread(target=opener) for _ in range(threads)]
     for worker in workers:
         worker.start()
     for _ in paths:  # one file at a time, every thread at once

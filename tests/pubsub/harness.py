@@ -58,8 +58,9 @@ class Cluster:
         resources: Path | None = None,
         env: dict[str, str] | None = None,
         start: bool = True,
+        args: list[str] | None = None,
     ) -> SidecarProcess:
-        args = ["--resources-path", str(resources or self.resources_dir)]
+        args = ["--resources-path", str(resources or self.resources_dir), *(args or [])]
         if app is not None:
             args += ["--app-port", str(app.port)]
         sidecar = SidecarProcess(
@@ -88,11 +89,14 @@ class Cluster:
         app_env: dict[str, str] | None = None,
         sidecar_env: dict[str, str] | None = None,
         data_dir: Path | None = None,
+        sidecar_args: list[str] | None = None,
     ) -> Pair:
         """An app and its sidecar, returned once the sidecar delivers to the app."""
         label = label or app_id
         app = self.app(label, subscriptions, env=app_env)
-        sidecar = self.sidecar(app_id, label=label, app=app, data_dir=data_dir, env=sidecar_env)
+        sidecar = self.sidecar(
+            app_id, label=label, app=app, data_dir=data_dir, env=sidecar_env, args=sidecar_args
+        )
         wait_connected(sidecar, token=(sidecar_env or {}).get("DAPR_API_TOKEN"))
         return Pair(sidecar, app)
 
