@@ -74,6 +74,8 @@ def main() -> None:
                     auth_disabled=settings.auth_disabled,
                     saga_config=settings.saga_config,
                     worker_ready=lambda: runtime.wait_for_worker_ready(timeout=0.1),
+                    shutting_down=lambda: server.should_exit,
+                    console_assets=settings.console_assets_dir,
                 ),
             )
             server = uvicorn.Server(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from services.orchestrator.api.identity import TokenVerifier
 from services.orchestrator.workflow_io import SagaConfig
@@ -22,3 +23,8 @@ class ApiSettings:
     max_page_size: int = 500
     # Whether this process's workflow worker is connected (`GET /readyz`); None: not known.
     worker_ready: Callable[[], bool] | None = None
+    # Whether the server is shutting down: the console's live streams end then, rather
+    # than holding the graceful shutdown open. None: never asked.
+    shutting_down: Callable[[], bool] | None = None
+    # The console's browser libraries (`npm ci` in console/); None: the checkout's.
+    console_assets: Path | None = None
