@@ -89,9 +89,7 @@ def test_orders_placed_through_the_api_appear_in_the_runs_list_without_a_reload(
         assert order.customer_id in row
     # ... and they finish on screen too, still without a reload.
     for order in orders:
-        wait_for_text(
-            operator, f"tr[data-instance='order-{order.order_id}']", "COMPLETED", 60
-        )
+        wait_for_text(operator, f"tr[data-instance='order-{order.order_id}']", "COMPLETED", 60)
     assert same_page(operator), "the page was reloaded"
     screenshot(operator, "runs-live")
 
