@@ -7,7 +7,8 @@ publish -> app throughput and idle latency through a durable `pubsub.sqlite`, ag
 targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latency through
 the whole platform, on the embedded sidecars (`dapr.yaml`) and on daprd with Redis
 (`dapr.daprd.yaml`), then the same saga on Temporal's dev server, durable and in memory
-(`bench/temporal/`), with our ratio to each and each process's CPU per order. Results go to
+(`bench/temporal/`), with our ratio to each and each process's CPU per order; and the web
+console's runs page with 10,000 runs in the store (`bench/console.py`). Results go to
 `.data/bench/latest.json` for docs.
 """
 
@@ -27,6 +28,7 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 
+from bench import console as console_bench
 from bench import e2e as e2e_bench
 from bench import pubsub
 from bench.report import format_table
@@ -219,6 +221,8 @@ def main() -> None:
     e2e_figures = e2e_bench.measure()
     print("end to end on Temporal ...", flush=True)
     temporal_figures = temporal_peer.measure()
+    print("the console's runs page ...", flush=True)
+    console_figures = console_bench.measure()
     print()
     print(f"ours: {ours['engine']}")
     print(f"peer: {peer['engine']}")
@@ -244,6 +248,10 @@ def main() -> None:
     print(temporal_peer.table(temporal_figures, e2e_figures))
     print()
     print(temporal_peer.cpu_table(temporal_figures, e2e_figures))
+    print()
+    print(f"console: {console_figures['setup']}")
+    print()
+    print(console_bench.table(console_figures))
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -265,6 +273,7 @@ def main() -> None:
         "e2e": e2e_figures,
         "temporal": temporal_figures,
         "e2e_over_temporal": temporal_peer.ratios(temporal_figures, e2e_figures),
+        "console": console_figures,
     }
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "latest.json"
