@@ -17,6 +17,7 @@ htmx and all). `TARGET_S` applies to the refreshed pages; the first one is repor
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
 import sys
@@ -50,7 +51,8 @@ Figures = dict[str, Any]
 
 def _stand_in_saga(ctx: wf.DaprWorkflowContext, saga: dict[str, Any]) -> Generator[Any, Any, Any]:
     order_id = saga["order"]["orderId"]
-    ctx.set_custom_status({"orderId": order_id, "outcome": "completed", "step": "completed"})
+    status = {"orderId": order_id, "outcome": "completed", "step": "completed"}
+    ctx.set_custom_status(json.dumps(status))
     return {"orderId": order_id, "outcome": "completed"}
     yield  # a generator, as workflows are
 
@@ -109,7 +111,7 @@ def _browser_seconds(base_url: str, token: str) -> float | None:
                 )
                 / 1000
             )
-        return statistics.median(timings)
+        return float(statistics.median(timings))
     finally:
         driver.quit()
 

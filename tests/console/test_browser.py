@@ -99,7 +99,8 @@ def test_orders_placed_through_the_api_appear_in_the_runs_list_without_a_reload(
     operator.find_element(By.ID, "apply-filters").click()
     wait_until(lambda: "q=emil" in operator.current_url, 15, what="the search applied")
     shown = texts(operator, "#runs tbody tr td:first-child")
-    assert shown and all("emil" in text for text in shown), shown
+    assert shown
+    assert all("emil" in text for text in shown), shown
 
 
 def test_a_large_order_approved_from_the_inbox_turns_completed_on_screen(
@@ -118,7 +119,8 @@ def test_a_large_order_approved_from_the_inbox_turns_completed_on_screen(
     operator.get(f"{platform.api_url}/ui/approvals")
     row = f"tr[data-order='{order.order_id}']"
     [pending] = wait_for_text(operator, row, order.order_id, 30)
-    assert "1,500.00 USD" in pending and "fred" in pending
+    assert "1,500.00 USD" in pending
+    assert "fred" in pending
     screenshot(operator, "approvals-inbox")
     operator.find_element(By.CSS_SELECTOR, f"{row} input[name='reason']").send_keys("known buyer")
     operator.find_element(By.CSS_SELECTOR, f"{row} button.approve").click()
@@ -126,7 +128,8 @@ def test_a_large_order_approved_from_the_inbox_turns_completed_on_screen(
     # The decision is listed with who made it and why.
     wait_for_text(operator, "table.decisions tbody tr", order.order_id, 30)
     [decision] = [t for t in texts(operator, "table.decisions tbody tr") if order.order_id in t]
-    assert APPROVER in decision and "known buyer" in decision
+    assert APPROVER in decision
+    assert "known buyer" in decision
 
     operator.switch_to.window(run_tab)
     wait_for_text(operator, "#run-status", "COMPLETED", 60)

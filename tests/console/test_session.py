@@ -54,7 +54,9 @@ def test_login_keeps_the_token_in_an_http_only_strict_cookie(
     assert answer.headers["location"] == "/ui/approvals"
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}={tester_token};")
-    assert {"HttpOnly", "Path=/ui", "SameSite=strict"} <= {part.strip() for part in cookie.split(";")}
+    assert {"HttpOnly", "Path=/ui", "SameSite=strict"} <= {
+        part.strip() for part in cookie.split(";")
+    }
     # Only a console page is a place to go back to: never an open redirect.
     elsewhere = console.post("/ui/login", data={"token": tester_token, "next": "//evil.test/x"})
     assert elsewhere.headers["location"] == "/ui/runs"

@@ -156,9 +156,10 @@ def build_timeline(events: Sequence[HistoryEvent]) -> Timeline:
                 waiting = (details.get("externalEvent") or {}).get("name")
                 title = f"waiting for {waiting}" if waiting else "timer set"
                 fire_at = str(details.get("fireAt") or "")
-                builder.add(event, "timer", title, None if fire_at.startswith("9999") else fire_at)
+                when = None if not fire_at or fire_at.startswith("9999") else f"fires at {fire_at}"
+                builder.add(event, "timer", title, when)
             case "TimerFired":
-                builder.add(event, "timer", "timer fired", str(details.get("fireAt") or ""))
+                builder.add(event, "timer", "timer fired", str(details.get("fireAt") or "") or None)
             case "ChildWorkflowInstanceCreated":
                 child = str(details.get("instanceId") or "")
                 builder.add(event, "child workflow", f"child workflow: {event.name}", child)
