@@ -47,6 +47,15 @@ def _order(platform: Platform, customer: str, unit_price: int, country: str = "U
     )
 
 
+def _completed_order(platform: Platform, customer: str) -> str:
+    """Places a small order and waits for its saga to complete; the saga's instance id."""
+    order = _order(platform, customer, 1_000)
+    platform.place_order(order)
+    instance_id = f"order-{order.order_id}"
+    platform.wait_run_status(instance_id, {"COMPLETED"}, timeout=60)
+    return instance_id
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     root: Path = tmp_path_factory.mktemp("console-platform")
@@ -176,10 +185,7 @@ def test_a_compensated_sagas_page_shows_its_reversed_steps(
 def test_an_action_the_api_refuses_shows_the_apis_message(
     platform: Platform, operator: WebDriver
 ) -> None:
-    order = _order(platform, "hugo", 1_000)
-    platform.place_order(order)
-    instance_id = f"order-{order.order_id}"
-    platform.wait_run_status(instance_id, {"COMPLETED"}, timeout=60)
+    instance_id = _completed_order(platform, "hugo")
     refusal = platform.api.post(f"/v1/runs/{instance_id}/suspend")
     assert refusal.status_code == 409
 
@@ -193,10 +199,7 @@ def test_an_action_the_api_refuses_shows_the_apis_message(
 def test_a_viewer_sees_the_api_refuse_what_the_role_does_not_allow(
     platform: Platform, browser: WebDriver
 ) -> None:
-    order = _order(platform, "ines", 1_000)
-    platform.place_order(order)
-    instance_id = f"order-{order.order_id}"
-    platform.wait_run_status(instance_id, {"COMPLETED"}, timeout=60)
+    instance_id = _completed_order(platform, "ines")
     browser.delete_all_cookies()
     login(browser, platform.api_url, platform.token("vic", ["viewer"]), f"/ui/runs/{instance_id}")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -16,7 +15,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from services.contracts.names import WorkflowName
 from services.orchestrator.api.schemas import RUN_STATUSES
-from services.orchestrator.console.rendering import templates
+from services.orchestrator.console.rendering import templates, utc_moment
 from services.orchestrator.console.run_index import RunFilter, RunIndex
 from services.orchestrator.console.session import Viewer
 
@@ -33,17 +32,6 @@ STREAM_SECONDS = 300.0
 def run_index(request: Request) -> RunIndex:
     index: RunIndex = request.app.state.run_index
     return index
-
-
-def _moment(text: str | None) -> datetime | None:
-    """A `datetime-local` field's value (or RFC 3339), read as UTC; None when empty or bad."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class RunQuery:
@@ -69,8 +57,8 @@ class RunQuery:
         return RunFilter(
             statuses=frozenset(self.statuses),
             workflow=self.workflow,
-            created_from=_moment(self.created_from),
-            created_to=_moment(self.created_to),
+            created_from=utc_moment(self.created_from),
+            created_to=utc_moment(self.created_to),
             search=self.search or None,
         )
 

@@ -14,20 +14,23 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
-def _parse_moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+def utc_moment(value: Any) -> datetime | None:
+    """A datetime, RFC 3339 text or a `datetime-local` field's value, in UTC (a moment that
+    names no zone is UTC); None when empty or not a moment."""
+    moment: datetime | None = value if isinstance(value, datetime) else None
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-    return None
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def moment(value: Any) -> str:
     """`2026-11-22 02:35:47Z`, as sagactl shows times."""
-    parsed = _parse_moment(value)
+    parsed = utc_moment(value)
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if parsed else ""
 
 
@@ -46,7 +49,7 @@ def duration(seconds: float) -> str:
 
 
 def time_left(value: Any) -> str:
-    parsed = _parse_moment(value)
+    parsed = utc_moment(value)
     if parsed is None:
         return ""
     left = (parsed - datetime.now(UTC)).total_seconds()
