@@ -139,6 +139,7 @@ def test_a_large_order_approved_from_the_inbox_turns_completed_on_screen(
     [decision] = [t for t in texts(operator, "table.decisions tbody tr") if order.order_id in t]
     assert APPROVER in decision
     assert "known buyer" in decision
+    operator.close()  # the inbox's tab
 
     operator.switch_to.window(run_tab)
     wait_for_text(operator, "#run-status", "COMPLETED", 60)
@@ -191,7 +192,7 @@ def test_an_action_the_api_refuses_shows_the_apis_message(
 
     operator.get(f"{platform.api_url}/ui/runs/{instance_id}")
     operator.find_element(By.ID, "action-suspend").click()
-    [shown] = wait_for_text(operator, "#action-result .refusal", "refused", 30)
+    [shown] = wait_for_text(operator, "#action-result .refusal", "refused", 60)
     assert shown == f"suspend refused (409 WORKFLOW_NOT_RUNNING): {refusal.json()['detail']}"
     screenshot(operator, "refused-action")
 
@@ -204,6 +205,6 @@ def test_a_viewer_sees_the_api_refuse_what_the_role_does_not_allow(
     login(browser, platform.api_url, platform.token("vic", ["viewer"]), f"/ui/runs/{instance_id}")
 
     browser.find_element(By.ID, "action-rerun").click()
-    [shown] = wait_for_text(browser, "#action-result .refusal", "refused", 30)
+    [shown] = wait_for_text(browser, "#action-result .refusal", "refused", 60)
     assert shown == "rerun refused (403 FORBIDDEN): this call needs the role operator"
     assert platform.api.get(f"/v1/runs/{instance_id}").json()["status"] == "COMPLETED"
