@@ -9,14 +9,17 @@ places its own orders, so none depends on another's. Screenshots of each page la
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from services.contracts.messages import Address, OrderLine, OrderPlaced
+from services.contracts.names import EventType, Topic
 from testkit.browser import (
     console_browser,
     login,
@@ -208,3 +211,35 @@ def test_a_viewer_sees_the_api_refuse_what_the_role_does_not_allow(
     [shown] = wait_for_text(browser, "#action-result .refusal", "refused", 60)
     assert shown == "rerun refused (403 FORBIDDEN): this call needs the role operator"
     assert platform.api.get(f"/v1/runs/{instance_id}").json()["status"] == "COMPLETED"
+
+
+def test_stock_and_dead_letters_show_what_the_api_holds_and_a_replay_is_sent(
+    platform: Platform, operator: WebDriver
+) -> None:
+    operator.get(f"{platform.api_url}/ui/inventory")
+    [level] = platform.api.get("/v1/inventory/stock", params={"sku": SKU}).json()["items"]
+    [row] = texts(operator, f"#stock tr[data-sku='{SKU}']")
+    counts = [level["available"], level["reserved"], level["shipped"]]
+    on_hand = level["available"] + level["reserved"]
+    assert row.split() == [SKU, *map(str, counts), str(on_hand)]
+
+    malformed = _order(platform, "jana", 1_000).to_data()
+    malformed["items"] = []  # an order must have a line: the orchestrator refuses it
+    platform.publish(Topic.ORDERS, EventType.ORDER_PLACED, json.dumps(malformed))
+
+    def listed() -> dict[str, Any] | None:
+        items = platform.api.get("/v1/dead-letters").json()["items"]
+        return next((i for i in items if malformed["orderId"] in i["data"]), None)
+
+    letter = wait_until(listed, 30, what="the malformed order's dead letter")
+    operator.get(f"{platform.api_url}/ui/dead-letters")
+    row_selector = f"tr[data-dead-letter='{letter['id']}']"
+    [row] = wait_for_text(operator, row_selector, letter["reason"], 30)
+    assert str(Topic.ORDERS) in row
+    screenshot(operator, "dead-letters")
+
+    operator.find_element(By.CSS_SELECTOR, f"{row_selector} button").click()
+    operator.switch_to.alert.accept()  # "Publish dead letter N on orders again?"
+    wait_for_text(operator, f"{row_selector} .replay-result", "replay: accepted", 60)
+    replays = platform.api.get(f"/v1/dead-letters/{letter['id']}").json()["replays"]
+    assert [replay["by"] for replay in replays] == [APPROVER]
