@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import dapr.ext.workflow as wf
 import pytest
@@ -115,3 +116,24 @@ def test_the_browser_libraries_come_from_the_lock_files_packages(console: TestCl
     assert console.get("/ui/vendor/sse.min.js").status_code == 200
     assert console.get("/ui/vendor/mermaid.min.js").status_code == 200
     assert console.get("/ui/vendor/package.json").status_code == 404
+
+
+def test_a_runs_live_part_is_redrawn_only_when_the_run_changed(
+    console: TestClient, client: wf.DaprWorkflowClient, tester_token: str
+) -> None:
+    instance_id = client.schedule_new_workflow(
+        WorkflowName.ORDER_SAGA.value,
+        input={"order": order("live-1", "cust-1"), "config": CONFIG},
+        instance_id="order-live-1",
+    )
+    finished(client, instance_id)
+    console.cookies.set(COOKIE, tester_token)
+    bearer = {"Authorization": f"Bearer {tester_token}"}
+    updated = console.get(f"/v1/runs/{instance_id}", headers=bearer).json()["lastUpdatedAt"]
+
+    same = console.get(f"/ui/runs/{instance_id}/live", params={"updated": updated})
+    assert same.status_code == 204
+    older = console.get(f"/ui/runs/{instance_id}/live", params={"updated": "2000-01-01T00:00:00Z"})
+    assert older.status_code == 200
+    assert 'id="run-status">COMPLETED<' in older.text
+    assert f"updated={quote(updated, safe='')}" in older.text

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.contracts.names import saga_instance_id
 from services.orchestrator.api.schemas import HistoryEvent
@@ -29,9 +29,11 @@ def _run_path(instance_id: str) -> str:
     return f"/v1/runs/{quote(instance_id, safe='')}"
 
 
-async def _live_context(request: Request, instance_id: str) -> dict[str, Any]:
+async def _live_context(
+    request: Request, instance_id: str, run: ApiAnswer | None = None
+) -> dict[str, Any]:
     """What the live part of the page shows; the API's refusal when it has the run not."""
-    run = await call_api(request, "GET", _run_path(instance_id))
+    run = run or await call_api(request, "GET", _run_path(instance_id))
     if not run.ok:
         return {"refusal": run}
     history = await call_api(request, "GET", f"{_run_path(instance_id)}/history")
@@ -72,8 +74,16 @@ async def run_page(request: Request, instance_id: str, who: Viewer) -> HTMLRespo
 
 
 @router.get("/runs/{instance_id}/live", response_class=HTMLResponse)
-async def run_live(request: Request, instance_id: str, who: Viewer) -> HTMLResponse:
-    context = await _live_context(request, instance_id)
+async def run_live(
+    request: Request, instance_id: str, who: Viewer, updated: str | None = None
+) -> Response:
+    """The live part again, or 204 (htmx leaves the page as it is) when the run has not
+    changed since `updated`: the stream says some run changed, not which, and redrawing
+    an unchanged run would close what the reader opened and redraw the diagram."""
+    run = await call_api(request, "GET", _run_path(instance_id))
+    if run.ok and updated and run.body.get("lastUpdatedAt") == updated:
+        return Response(status_code=204)
+    context = await _live_context(request, instance_id, run)
     return templates.TemplateResponse(
         request, "run_live.html", {**context, "instance_id": instance_id}
     )
