@@ -69,9 +69,10 @@ test-api: $(STAMP)
 
 # The daprd tier: the e2e suite (e2e/local) again, on Dapr's own daprd with placement,
 # scheduler and Redis (E2E_RUNTIME=daprd, testkit/daprd.py), plus the daprd run file run by
-# the runner as `dapr run -f` would run it. The summary lists every test that ran on daprd.
+# the runner as `dapr run -f` would run it, and the console's browser tests (tests/console).
+# The summary lists every test that ran on daprd.
 test-daprd: $(STAMP) daprd system-packages
-	E2E_RUNTIME=daprd $(VENV)/bin/pytest $(PYTEST_ARGS) e2e/local
+	E2E_RUNTIME=daprd $(VENV)/bin/pytest $(PYTEST_ARGS) e2e/local tests/console/test_browser.py
 
 # Debian's packages that the tests start as real servers, installed only when one is missing
 # (as root, or with sudo), in one apt step: redis-server for the daprd tier, prometheus and

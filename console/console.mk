@@ -14,4 +14,4 @@ $(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
 console-assets: $(CONSOLE_STAMP)
 
 # The platform serves the console, and the browser tests load it: both need the assets.
-run demo unit bench: $(CONSOLE_STAMP)
+run demo unit test-daprd bench: $(CONSOLE_STAMP)
