@@ -15,6 +15,23 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# ---- console-assets: the web console's browser libraries, from the project's lock file ----
+# `npm ci` from console/package-lock.json with Debian's npm on the same pinned base; only
+# the three files the console serves (services/orchestrator/console: VENDOR_FILES) go on,
+# into the orchestrator image. Nothing is fetched at run time: no CDN, air-gap ready.
+FROM base AS console-assets
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends npm \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts \
+    && mkdir -p /assets/htmx.org/dist /assets/htmx-ext-sse/dist /assets/mermaid/dist \
+    && cp node_modules/htmx.org/dist/htmx.min.js /assets/htmx.org/dist/ \
+    && cp node_modules/htmx-ext-sse/dist/sse.min.js /assets/htmx-ext-sse/dist/ \
+    && cp node_modules/mermaid/dist/mermaid.min.js /assets/mermaid/dist/
+
 # ---- build: a virtualenv holding the platform and its runtime dependencies -------------
 FROM base AS build
 WORKDIR /src
@@ -52,6 +69,8 @@ LABEL org.opencontainers.image.title="saga-platform" \
 # The apps bind their gRPC callback server to loopback (only their sidecar calls it); the
 # health checks connect there. Kubernetes ignores HEALTHCHECK and uses the chart's probes.
 FROM runtime AS orchestrator
+COPY --from=console-assets /assets /opt/console-assets
+ENV CONSOLE_ASSETS_DIR=/opt/console-assets
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]

@@ -70,15 +70,17 @@ test-api: $(STAMP)
 
 # The daprd tier: the e2e suite (e2e/local) again, on Dapr's own daprd with placement,
 # scheduler and Redis (E2E_RUNTIME=daprd, testkit/daprd.py), plus the daprd run file run by
-# the runner as `dapr run -f` would run it. The summary lists every test that ran on daprd.
+# the runner as `dapr run -f` would run it, and the console's browser tests (tests/console).
+# The summary lists every test that ran on daprd.
 test-daprd: $(STAMP) daprd system-packages
-	E2E_RUNTIME=daprd $(VENV)/bin/pytest $(PYTEST_ARGS) e2e/local
+	E2E_RUNTIME=daprd $(VENV)/bin/pytest $(PYTEST_ARGS) e2e/local tests/console/test_browser.py
 
 # Debian's packages that the tests start as real servers, installed only when one is missing
 # (as root, or with sudo), in one apt step: redis-server for the daprd tier, prometheus and
-# promtool for tests/observability. The tests start their own servers on free loopback ports.
-SYSTEM_PACKAGES := redis-server prometheus
-SYSTEM_COMMANDS := redis-server prometheus promtool
+# promtool for tests/observability, chromium and its chromedriver for the console's browser
+# tests (tests/console). The tests start their own servers on free loopback ports.
+SYSTEM_PACKAGES := redis-server prometheus chromium chromium-driver
+SYSTEM_COMMANDS := redis-server prometheus promtool chromium chromedriver
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 system-packages:
 	@for command in $(SYSTEM_COMMANDS); do command -v $$command >/dev/null || missing=1; done; \
@@ -145,3 +147,5 @@ undeploy:
 include tools/dapr/dapr.mk
 # ---- the JavaScript SDK's worker of tests/fidelity (npm ci from its lock file) -------------
 include tests/fidelity/js/js.mk
+# ---- the web console's browser libraries (npm ci from its lock file) -----------------------
+include console/console.mk

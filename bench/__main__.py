@@ -8,9 +8,10 @@ targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latenc
 the whole platform, on the embedded sidecars (`dapr.yaml`) and on daprd with Redis
 (`dapr.daprd.yaml`), with tracing off and on (`bench/tracing.py`), then the same saga on
 Temporal's dev server, durable and in memory (`bench/temporal/`), with our ratio to each
-and each process's CPU per order. Last, the chaos run (`bench/chaos.py`): orders through
-the API while the whole platform is killed together, several times; then the books.
-Results go to `.data/bench/latest.json` for docs.
+and each process's CPU per order; the web console's runs page with 10,000 runs in the
+store (`bench/console.py`). Last, the chaos run (`bench/chaos.py`): orders through the API
+while the whole platform is killed together, several times; then the books. Results go
+to `.data/bench/latest.json` for docs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import dapr.ext.workflow as wf
 
 from bench import chaos, pubsub
+from bench import console as console_bench
 from bench import e2e as e2e_bench
 from bench import tracing as tracing_bench
 from bench.report import format_table
@@ -224,6 +226,8 @@ def main() -> None:
     tracing_figures = tracing_bench.measure()
     print("end to end on Temporal ...", flush=True)
     temporal_figures = temporal_peer.measure()
+    print("the console's runs page ...", flush=True)
+    console_figures = console_bench.measure()
     print("chaos ...", flush=True)
     chaos_figures = chaos.measure()
     print()
@@ -256,6 +260,10 @@ def main() -> None:
     print()
     print(temporal_peer.cpu_table(temporal_figures, e2e_figures))
     print()
+    print(f"console: {console_figures['setup']}")
+    print()
+    print(console_bench.table(console_figures))
+    print()
     print(f"chaos: {chaos_figures['setup']}")
     print(chaos.table(chaos_figures))
     result = {
@@ -280,6 +288,7 @@ def main() -> None:
         "tracing": tracing_figures,
         "temporal": temporal_figures,
         "e2e_over_temporal": temporal_peer.ratios(temporal_figures, e2e_figures),
+        "console": console_figures,
         "chaos": chaos_figures,
     }
     OUT_DIR.mkdir(parents=True, exist_ok=True)

@@ -86,6 +86,8 @@ def main() -> None:
                     saga_config=settings.saga_config,
                     worker_ready=lambda: runtime.wait_for_worker_ready(timeout=0.1),
                     trace_store=settings.trace_store,
+                    shutting_down=lambda: server.should_exit,
+                    console_assets=settings.console_assets_dir,
                 ),
             )
             server = uvicorn.Server(

@@ -53,6 +53,7 @@ class OrchestratorSettings(BaseSettings):
     | `AUTH_PUBLIC_KEY_FILE` | unset | a PEM public key instead (the local issuer of `make run`) |
     | `AUTH_ROLES_CLAIM` | `roles` | the claim holding the roles (dotted for nested claims) |
     | `AUTH_DISABLED` | `false` | `true`: no authentication at all (an isolated machine only) |
+    | `CONSOLE_ASSETS_DIR` | `console/node_modules` of the checkout | browser libraries (console) |
     | `APPROVAL_THRESHOLD_CENTS` | `100000` | orders above this amount need an approval |
     | `STEP_TIMEOUT_SECONDS` | `30` | how long a saga step waits for its reply |
     | `APPROVAL_TIMEOUT_SECONDS` | `259200` (72 h) | how long an approval waits for a decision |
@@ -80,6 +81,7 @@ class OrchestratorSettings(BaseSettings):
     auth_public_key_file: Path | None = None
     auth_roles_claim: str = ROLES_CLAIM
     auth_disabled: bool = False
+    console_assets_dir: Path | None = None
     approval_threshold_cents: Annotated[int, Field(ge=0)] = _SAGA.approval_threshold_cents
     step_timeout_seconds: Seconds = _SAGA.step_timeout_seconds
     approval_timeout_seconds: Seconds = _SAGA.approval_timeout_seconds

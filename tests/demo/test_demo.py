@@ -137,12 +137,18 @@ def test_run_prints_working_instructions_once_ready_and_stops_on_sigterm(
     api = next(line.split()[-1] for line in banner if "Management API" in line)
     assert httpx.get(f"{api}/healthz", timeout=5).status_code == 200
     assert any(f"{api}/docs" in line for line in banner)
+    console = next(line.split()[2] for line in banner if "Web console" in line)
+    assert console == f"{api}/ui/"
 
     commands = [line.strip() for line in banner if line.strip().startswith(".venv/bin/sagactl")]
     by_verb = {_verb(c): c for c in commands}
-    # The tokens the instructions print: an operator's (exported), an approver's, a viewer's.
+    # The tokens the instructions print: an operator's (exported), an approver's, a viewer's,
+    # and the console's, which its login page takes.
     shell = variables(banner)
-    assert set(shell) == {"SAGA_API_TOKEN", "APPROVER_TOKEN", "VIEWER_TOKEN"}
+    assert set(shell) == {"SAGA_API_TOKEN", "APPROVER_TOKEN", "VIEWER_TOKEN", "CONSOLE_TOKEN"}
+    login = httpx.post(f"{console}login", data={"token": shell["CONSOLE_TOKEN"]}, timeout=5)
+    assert login.status_code == 303
+    assert login.cookies.get("saga_console_token") == shell["CONSOLE_TOKEN"]
     operator = {"Authorization": f"Bearer {shell['SAGA_API_TOKEN']}"}
     assert set(by_verb) >= {
         "orders place",

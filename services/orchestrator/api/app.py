@@ -1,6 +1,9 @@
 """Builds the management API: one FastAPI app over the workflow client and the Dapr client
 the orchestrator already holds. The orchestrator's `__main__` serves it with uvicorn.
 
+The web console is served under `/ui/` (services/orchestrator/console): its pages take the
+same token from a cookie and act through this API.
+
 Open without a token: `/healthz` (liveness), `/readyz` (readiness), `/metrics` (Prometheus
 scrapes it as the kubelet probes health: counts only, no order data) and the OpenAPI
 document with its viewer (`/openapi.json`, `/docs`: they describe routes, hold no data, and
@@ -41,6 +44,8 @@ from services.orchestrator.api.run_gauges import RunGauges
 from services.orchestrator.api.schemas import Health, Readiness
 from services.orchestrator.api.settings import ApiSettings
 from services.orchestrator.api.workflow_gateway import WorkflowGateway
+from services.orchestrator.console import install_console
+from services.orchestrator.console.run_index import RunIndex
 from services.orchestrator.dead_letters import DeadLetterInbox
 
 DESCRIPTION = """\
@@ -92,6 +97,7 @@ def create_api(workflows: DaprWorkflowClient, dapr: DaprClient, settings: ApiSet
 
     for module in (routes_runs, routes_traces, routes_approvals, routes_orders, routes_audit):
         app.include_router(module.router)
+    install_console(app, RunIndex(app.state.gateway), settings.console_assets)
 
     @app.get("/healthz", tags=["health"], summary="Liveness", responses=error_responses(auth=False))
     async def liveness() -> Health:

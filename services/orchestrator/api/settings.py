@@ -26,3 +26,8 @@ class ApiSettings:
     # The local span store the apps write (`TRACE_STORE`), read by `GET /v1/runs/{id}/trace`;
     # None: spans go to a collector only, and the route says so.
     trace_store: Path | None = None
+    # Whether the server is shutting down: the console's live streams end then, rather
+    # than holding the graceful shutdown open. None: never asked.
+    shutting_down: Callable[[], bool] | None = None
+    # The console's browser libraries (`npm ci` in console/); None: the checkout's.
+    console_assets: Path | None = None
