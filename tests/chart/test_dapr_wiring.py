@@ -8,16 +8,18 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from unittest.mock import MagicMock
 
+import helm_python as helm
 import pytest
 import yaml
 
 from services.contracts.names import PUBSUB, STATESTORE, AppId
 from services.orchestrator.settings import OrchestratorSettings
 from services.orchestrator.workflow_io import SagaConfig
-from tests.chart.rendering import APP_IDS, REPO, Manifest, Render, env_of
+from tests.chart.rendering import APP_IDS, REPO, Manifest, Render, env_of, render
 
 DAPR_YAML = yaml.safe_load((REPO / "dapr.yaml").read_text())
 DAPR_APPS = {app["appID"]: app for app in DAPR_YAML["apps"]}
@@ -87,6 +89,16 @@ def test_the_management_api_matches_dapr_yaml_and_the_settings(each_render: Rend
     [operator] = each_render.deployment("operator")["spec"]["template"]["spec"]["containers"]
     url = env_of(operator)["ORCHESTRATOR_URL"]["value"]
     assert url == (f"http://{each_render.name_of('orchestrator')}.{each_render.namespace}.svc:8080")
+
+
+def test_the_orchestrator_gets_the_run_retention_it_reads(chart: helm.Chart) -> None:
+    values = {"orchestrator": {"runRetention": {"keep": "36h", "interval": "90s"}}}
+    rendered = render(chart, values, name="retention", release="r", namespace="r")
+    _, container = _pod(rendered, "orchestrator")
+    env = {name: value["value"] for name, value in env_of(container).items() if "value" in value}
+    settings = OrchestratorSettings.from_env(env)
+    assert settings.run_retention == timedelta(hours=36)
+    assert settings.run_retention_interval == timedelta(seconds=90)
 
 
 def test_the_images_run_the_entry_points_of_dapr_yaml() -> None:
