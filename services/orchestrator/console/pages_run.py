@@ -1,5 +1,6 @@
 """A run's page: its summary (status, input, output, custom status, failure), the timeline
-of its steps with compensations marked, its Mermaid diagram, its history events, and the
+of its steps with compensations marked, its Mermaid diagram, its trace (the local span
+store's, `GET /v1/runs/{id}/trace`), its history events, and the
 actions the API has for it (suspend, resume, terminate, cancel, raise event, rerun), each
 a call to the API whose answer, a refusal's `detail` included, the page shows."""
 
@@ -19,6 +20,7 @@ from services.orchestrator.console.forms import form_fields
 from services.orchestrator.console.rendering import templates
 from services.orchestrator.console.session import Actor, Viewer
 from services.orchestrator.console.timeline import build_timeline, reverse_order_text
+from services.orchestrator.console.trace_view import trace_rows
 
 router = APIRouter()
 
@@ -38,6 +40,7 @@ async def _live_context(
         return {"refusal": run}
     history = await call_api(request, "GET", f"{_run_path(instance_id)}/history")
     mermaid = await call_api(request, "GET", f"{_run_path(instance_id)}/history/mermaid")
+    trace = await call_api(request, "GET", f"{_run_path(instance_id)}/trace")
     events = (
         [HistoryEvent.model_validate(event) for event in history.body.get("events", [])]
         if history.ok
@@ -51,6 +54,8 @@ async def _live_context(
         "timeline": timeline,
         "reverse_order": reverse_order_text(timeline),
         "diagram": mermaid.body if mermaid.ok and isinstance(mermaid.body, str) else None,
+        "trace": trace_rows(trace.body["spans"]) if trace.ok else [],
+        "trace_refusal": None if trace.ok else trace,
     }
 
 
