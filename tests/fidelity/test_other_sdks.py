@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import dapr.ext.workflow as wf
+import grpc
 import pytest
 
 from sidecar.workflow import history as h
-from sidecar.workflow.protos import pb
+from sidecar.workflow.protos import pb, pb_grpc
 from testkit.apps import clean_environ
 from testkit.process import ManagedProcess
 from testkit.sidecar import stub_for
@@ -64,22 +65,42 @@ def test_a_javascript_worker_completes_a_workflow_with_an_activity(
 
 
 @dataclass
+class WorkItemStream:
+    """One `GetWorkItems` stream on a channel of its own. Closing the channel ends the
+    stream: with OpenTelemetry's gRPC instrumentation on (the SDK turns it on when
+    `opentelemetry-instrumentation-grpc` is installed), a streaming call is a plain
+    generator with no `cancel()`."""
+
+    channel: grpc.Channel
+    items: Iterator[pb.WorkItem]
+
+    def __iter__(self) -> Iterator[pb.WorkItem]:
+        return self.items
+
+    def cancel(self) -> None:
+        self.channel.close()
+
+
+@dataclass
 class RawWorker:
     """A worker speaking the workflow API by hand, and a client of the same app."""
 
+    address: str
     stub: Any
     client: wf.DaprWorkflowClient
 
-    def stream(self) -> Any:
-        return self.stub.GetWorkItems(pb.GetWorkItemsRequest(), timeout=WAIT)
+    def stream(self) -> WorkItemStream:
+        channel = grpc.insecure_channel(self.address)
+        stub = pb_grpc.TaskHubSidecarServiceStub(channel)
+        return WorkItemStream(channel, stub.GetWorkItems(pb.GetWorkItemsRequest(), timeout=WAIT))
 
 
 @pytest.fixture
 def raw(app: AppRuntime, sdk: Sdk) -> RawWorker:
-    return RawWorker(stub_for(app.grpc_address), sdk.client(app))
+    return RawWorker(app.grpc_address, stub_for(app.grpc_address), sdk.client(app))
 
 
-def next_work_item(stream: Iterator[pb.WorkItem]) -> pb.WorkItem:
+def next_work_item(stream: WorkItemStream) -> pb.WorkItem:
     return next(item for item in stream if not item.HasField("healthPing"))
 
 
