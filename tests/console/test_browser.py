@@ -62,7 +62,10 @@ def _completed_order(platform: Platform, customer: str) -> str:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     root: Path = tmp_path_factory.mktemp("console-platform")
-    started = Platform(root, PlatformSettings(inventory_seed={SKU: 1000})).start()
+    # Approvals wait as long as a person would: the kit's 30 s default (made for the
+    # approval-timeout tests) can run out while a loaded machine drives the browser.
+    settings = PlatformSettings(inventory_seed={SKU: 1000}, approval_timeout_seconds=600)
+    started = Platform(root, settings).start()
     try:
         yield started
     finally:
@@ -136,7 +139,7 @@ def test_a_large_order_approved_from_the_inbox_turns_completed_on_screen(
     screenshot(operator, "approvals-inbox")
     operator.find_element(By.CSS_SELECTOR, f"{row} input[name='reason']").send_keys("known buyer")
     operator.find_element(By.CSS_SELECTOR, f"{row} button.approve").click()
-    wait_for_text(operator, ".accepted", "approve: accepted", 30)
+    wait_for_text(operator, ".accepted", "approve: accepted", 60)
     # The decision is listed with who made it and why.
     wait_for_text(operator, "table.decisions tbody tr", order.order_id, 30)
     [decision] = [t for t in texts(operator, "table.decisions tbody tr") if order.order_id in t]
