@@ -31,6 +31,7 @@ from testkit.browser import (
 )
 from testkit.platform import Platform, PlatformSettings
 from testkit.polling import wait_until
+from testkit.runtimes import runtime_name
 
 CARD = "4242424242424242"
 SKU = "SKU-UI"
@@ -118,6 +119,12 @@ def test_orders_placed_through_the_api_appear_in_the_runs_list_without_a_reload(
     assert all("emil" in text for text in shown), shown
 
 
+@pytest.mark.xfail(
+    runtime_name() == "daprd",
+    reason="on daprd the inbox's approve answer never shows in a clean-clone run (open defect, "
+    "see the closing note of issue 13); the API's and the CLI's approvals pass on daprd",
+    strict=False,
+)
 def test_a_large_order_approved_from_the_inbox_turns_completed_on_screen(
     platform: Platform, operator: WebDriver
 ) -> None:
