@@ -22,7 +22,6 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from bench import e2e as e2e_bench
 from bench import tracing as tracing_bench
 from bench.report import format_table
 from bench.temporal import peer as temporal_peer
+from bench.venvs import ensure_venv
 from bench.workloads import (
     CHAIN_LENGTH,
     W1_WORKFLOWS,
@@ -102,22 +102,8 @@ def measure_ours() -> Figures:
     return {"engine": engine, **figures}
 
 
-def ensure_peer_venv() -> Path:
-    """Builds `.venv-peer` from the lock when missing or older than the lock."""
-    python = PEER_VENV / "bin" / "python"
-    stamp = PEER_VENV / ".installed"
-    if stamp.exists() and stamp.stat().st_mtime >= PEER_LOCK.stat().st_mtime:
-        return python
-    print(f"building {PEER_VENV.name} from {PEER_LOCK.relative_to(ROOT)} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "-r", str(PEER_LOCK)], check=True)
-    stamp.touch()
-    return python
-
-
 def measure_peer() -> Figures:
-    python = str(ensure_peer_venv())
+    python = str(ensure_venv(PEER_VENV, PEER_LOCK, ROOT))
     port = free_port()
     module = [python, "-m", "bench.peer_workloads"]
     backend = ManagedProcess(

@@ -28,13 +28,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from bench.report import format_table
 from bench.temporal.effects import Inventory, Payment, Shipping
 from bench.temporal.shape import SERVICES
+from bench.venvs import ensure_venv
 from testkit.ports import free_port, port_open
 from testkit.process import ROOT, ManagedProcess
 
@@ -52,20 +52,6 @@ DRIVER_TIMEOUT_S = 600
 TARGETS = {"durable": 3.0, "in-memory": 1.5}
 IDLE_P50_TARGET_MS = 50.0
 Figures = dict[str, Any]
-
-
-def ensure_venv() -> Path:
-    """Builds `.venv-temporal` from the lock when missing or older than the lock."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / ".installed"
-    if stamp.exists() and stamp.stat().st_mtime >= LOCK.stat().st_mtime:
-        return python
-    print(f"building {VENV.name} from {LOCK.relative_to(ROOT)} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "-r", str(LOCK)], check=True)
-    stamp.touch()
-    return python
 
 
 def server_version() -> str:
@@ -168,7 +154,7 @@ def checked_effects(work: Path, completed: int) -> Figures:
 
 def measure() -> Figures:
     """Both modes' figures, by mode."""
-    python = ensure_venv()
+    python = ensure_venv(VENV, LOCK, ROOT)
     figures: Figures = {}
     for mode in MODES:
         print(f"temporal {mode} ...", flush=True)
