@@ -31,7 +31,6 @@ from testkit.browser import (
 )
 from testkit.platform import Platform, PlatformSettings
 from testkit.polling import wait_until
-from testkit.runtimes import runtime_name
 
 CARD = "4242424242424242"
 SKU = "SKU-UI"
@@ -119,12 +118,6 @@ def test_orders_placed_through_the_api_appear_in_the_runs_list_without_a_reload(
     assert all("emil" in text for text in shown), shown
 
 
-@pytest.mark.xfail(
-    runtime_name() == "daprd",
-    reason="on daprd the inbox's approve answer never shows in a clean-clone run (open defect, "
-    "see the closing note of issue 13); the API's and the CLI's approvals pass on daprd",
-    strict=False,
-)
 def test_a_large_order_approved_from_the_inbox_turns_completed_on_screen(
     platform: Platform, operator: WebDriver
 ) -> None:
@@ -146,12 +139,15 @@ def test_a_large_order_approved_from_the_inbox_turns_completed_on_screen(
     screenshot(operator, "approvals-inbox")
     operator.find_element(By.CSS_SELECTOR, f"{row} input[name='reason']").send_keys("known buyer")
     operator.find_element(By.CSS_SELECTOR, f"{row} button.approve").click()
-    wait_for_text(operator, ".accepted", "approve: accepted", 60)
-    # The decision is listed with who made it and why.
+    wait_for_text(operator, ".accepted", f"approve: accepted (202) for order {order.order_id}", 60)
+    # The decision is listed with who made it and why, and the order leaves the pending list;
+    # the answer to the click stays on screen through those live updates.
     wait_for_text(operator, "table.decisions tbody tr", order.order_id, 30)
     [decision] = [t for t in texts(operator, "table.decisions tbody tr") if order.order_id in t]
     assert APPROVER in decision
     assert "known buyer" in decision
+    wait_until(lambda: not texts(operator, row), 30, what="the approved order left the inbox")
+    assert texts(operator, ".accepted") == [f"approve: accepted (202) for order {order.order_id}"]
     operator.close()  # the inbox's tab
 
     operator.switch_to.window(run_tab)

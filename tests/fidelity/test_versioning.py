@@ -15,6 +15,7 @@ from typing import Any
 import dapr.ext.workflow as wf
 import pytest
 
+from services.orchestrator.api.workflow_gateway import read_through_torn_saves
 from sidecar.workflow.protos import pb
 from testkit.polling import wait_until
 from testkit.sidecar import stub_for
@@ -56,8 +57,13 @@ class Scenario:
         return instance_id
 
     def custom_status(self, instance_id: str) -> str | None:
-        state = self.client.get_workflow_state(instance_id)
+        state = self.state(instance_id)
         return None if state is None else state.serialized_custom_status
+
+    def state(self, instance_id: str) -> wf.WorkflowState | None:
+        """Read as the management API reads, through daprd 1.18.2's torn reads of a run
+        that is saving (docs/sidecar-runtime.md, Known differences)."""
+        return read_through_torn_saves(lambda: self.client.get_workflow_state(instance_id))
 
     def go(self, instance_id: str) -> None:
         self.client.raise_workflow_event(instance_id, "go")
@@ -75,7 +81,7 @@ class Scenario:
         events carry no reason, so it is read with the workflow API's own call)."""
 
         def stalled() -> bool:
-            state = self.client.get_workflow_state(instance_id)
+            state = self.state(instance_id)
             return state is not None and state.runtime_status == wf.WorkflowStatus.STALLED
 
         wait_until(stalled, WAIT, what="the workflow to stall")

@@ -15,7 +15,8 @@ answers 501.
 Reads of a run are retried when daprd met a save halfway: it reads a run's state straight
 from the state store, outside the workflow actor, so under load a read can find the
 metadata naming a key the same save has not written yet or already replaced
-("... missing from state store (transient store read failure or partial save?)"). The
+("... missing from state store (transient store read failure or partial save?)"). daprd
+1.18.3 reads again itself; 1.18.2, the newest this project can build, does not. The
 embedded sidecar reads in one transaction and never answers that.
 """
 
@@ -51,7 +52,7 @@ _TORN_READ = "missing from state store"
 T = TypeVar("T")
 
 
-def _read(call: Callable[[], T]) -> T:
+def read_through_torn_saves(call: Callable[[], T]) -> T:
     """`call()`, again (a few times, shortly after) while daprd answers a torn read."""
     for attempt in range(1, _READ_ATTEMPTS + 1):
         try:
@@ -87,7 +88,9 @@ class WorkflowGateway:
 
     def find(self, instance_id: str, *, payloads: bool = True) -> Any | None:
         """The run's `WorkflowState`, or None when there is no such run."""
-        return _read(lambda: self.client.get_workflow_state(instance_id, fetch_payloads=payloads))
+        return read_through_torn_saves(
+            lambda: self.client.get_workflow_state(instance_id, fetch_payloads=payloads)
+        )
 
     def get(self, instance_id: str, *, payloads: bool = True) -> Any:
         state = self.find(instance_id, payloads=payloads)
@@ -139,9 +142,11 @@ class WorkflowGateway:
     def history(self, instance_id: str) -> list[HistoryEvent]:
         self.get(instance_id, payloads=False)
         if self._task_hub is not None and hasattr(self._task_hub, "get_instance_history"):
-            events = _read(lambda: self._task_hub.get_instance_history(instance_id))
+            events = read_through_torn_saves(
+                lambda: self._task_hub.get_instance_history(instance_id)
+            )
             return [history_event_from_proto(event) for event in events]
-        summaries = _read(lambda: self.client.get_workflow_history(instance_id))
+        summaries = read_through_torn_saves(lambda: self.client.get_workflow_history(instance_id))
         return [history_event_from_summary(event) for event in summaries]
 
     # -- commands ------------------------------------------------------------------------

@@ -73,7 +73,9 @@ async def decide(request: Request, order_id: str, decision: str, who: Actor) -> 
             json={"reason": reason} if reason else {},
         )
     response = templates.TemplateResponse(
-        request, "action_result.html", {"verb": decision, "answer": answer, "problem": problem}
+        request,
+        "action_result.html",
+        {"verb": decision, "subject": f"order {order_id}", "answer": answer, "problem": problem},
     )
     if answer is not None and answer.ok:
         response.headers["HX-Trigger"] = "approvals-changed"
