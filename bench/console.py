@@ -8,11 +8,12 @@ the store, not the saga's work, is what the page meets); then the real orchestra
 (`python -m services.orchestrator`, its management API and console) starts on that
 sidecar, and this process times `GET /ui/runs` as a person's browser would ask for it.
 
-Figures: the first page after the start (the console's run index reads every run once),
+Figures: the first page after the start (the console's run index starts reading every run
+once, and the page answers with those read so far), and how long until every run is read;
 then pages a little over the index's refresh interval apart, so each one pays a refresh
 (every instance id listed again, new and unfinished runs read), p50 and p95; a search by
 customer; the last page; and the whole page in Chromium (navigation to `DOMContentLoaded`,
-htmx and all). `TARGET_S` applies to the refreshed pages; the first one is reported.
+htmx and all). `TARGET_S` applies to the first page and to the refreshed pages' p95.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ SAMPLES = 15
 CUSTOMERS = 250
 # Just over the run index's refresh interval (services/orchestrator/console/run_index.py).
 PACE_S = 1.1
+# The runs table says so while the index still fills (runs_table.html).
+FILLING = "Reading the store"
+FILL_POLL_S = 0.25
 
 Figures = dict[str, Any]
 
@@ -142,7 +146,11 @@ def measure(runs: int = RUNS) -> Figures:
             with httpx.Client(
                 base_url=base_url, cookies={"saga_console_token": token}, timeout=120
             ) as http:
+                asked = time.perf_counter()
                 first = _timed(lambda: http.get("/ui/runs"))
+                while FILLING in http.get("/ui/runs").text:
+                    time.sleep(FILL_POLL_S)
+                filled = time.perf_counter() - asked
                 refreshed = []
                 for _ in range(SAMPLES):
                     time.sleep(PACE_S)
@@ -164,13 +172,14 @@ def measure(runs: int = RUNS) -> Figures:
         f"(filled in {fill_s:.0f}s); the real orchestrator's console; GET /ui/runs, 50 a page",
         "runs": runs,
         "first_page_s": first,
+        "index_filled_s": filled,
         "page_p50_s": statistics.median(refreshed),
         "page_p95_s": p95,
         "search_s": search,
         "last_page_s": last,
         "browser_dom_content_loaded_s": browser,
         "target_s": TARGET_S,
-        "met": p95 < TARGET_S,
+        "met": max(first, p95) < TARGET_S,
     }
 
 
@@ -186,7 +195,8 @@ def table(figures: Figures) -> str:
         return "—" if value is None else f"{value:.3f}"
 
     rows = [
-        ["first page after start (index built)", seconds(figures["first_page_s"])],
+        ["first page after start (the runs read so far)", seconds(figures["first_page_s"])],
+        ["every run read, from the first page", seconds(figures["index_filled_s"])],
         ["page, p50 (each pays a refresh)", seconds(figures["page_p50_s"])],
         ["page, p95", seconds(figures["page_p95_s"])],
         ["search by customer", seconds(figures["search_s"])],
@@ -195,7 +205,10 @@ def table(figures: Figures) -> str:
             "whole page in Chromium (DOMContentLoaded)",
             seconds(figures["browser_dom_content_loaded_s"]),
         ],
-        [f"target: p95 under {figures['target_s']}s", "met" if figures["met"] else "NOT met"],
+        [
+            f"target: first page and p95 under {figures['target_s']}s",
+            "met" if figures["met"] else "NOT met",
+        ],
     ]
     return format_table([["runs page, seconds", f"{figures['runs']} runs"], *rows])
 

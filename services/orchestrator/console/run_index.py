@@ -9,7 +9,11 @@ ids (cheap: 500 a call) and reads only new and unfinished runs, as the run gauge
 runtime stays the one source of truth: nothing is stored, a restart rebuilds it.
 
 Refreshes happen on demand (a page, the live stream), at most once per `min_interval`
-however many browsers look; nobody looking costs nothing.
+however many browsers look; nobody looking costs nothing. A refresh runs in a thread of its
+own and publishes what it has read every `_CHUNK` runs; a caller waits for it at most
+`answer_within` seconds. So the first page after a start answers at once even with 10,000
+runs in the store: with the runs read so far and how many are left to read, and the live
+stream moves the page on as the index fills.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +35,8 @@ log = logging.getLogger("services.orchestrator.console")
 
 # Runs read at once while the index fills: the reads are gRPC calls that mostly wait.
 _READERS = 8
+# Runs read between two publications of a refresh under way.
+_CHUNK = 400
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class RunPage:
     page: int
     page_size: int
     version: int
+    unread: int = 0  # runs listed but not read yet: the index is still filling
+    problem: str | None = None  # why the last refresh failed, while it has not succeeded since
 
     @property
     def pages(self) -> int:
@@ -131,6 +139,8 @@ class _Contents:
     newest_first: list[RunSummary] = field(default_factory=list)
     version: int = 0
     refreshed_at: float | None = None
+    unread: int = 0
+    problem: str | None = None
 
 
 class RunIndex:
@@ -138,26 +148,39 @@ class RunIndex:
         self,
         gateway: WorkflowGateway,
         min_interval: float = 1.0,
+        answer_within: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        chunk: int = _CHUNK,
     ) -> None:
         self.gateway = gateway
         self.min_interval = min_interval
+        self.answer_within = answer_within
         self.clock = clock
+        self.chunk = chunk
         self._contents = _Contents()
-        self._refreshing = threading.Lock()
+        self._lock = threading.Lock()
+        self._refresh_done: threading.Event | None = None  # the refresh in flight
 
     @property
     def version(self) -> int:
         return self._contents.version
 
     def current(self) -> _Contents:
-        """The contents, refreshed first when older than `min_interval`. Concurrent callers
-        wait for the one refresh in flight rather than starting their own."""
-        with self._refreshing:
+        """The contents, with a refresh started when they are older than `min_interval` and
+        none is in flight; waits for the refresh in flight at most `answer_within` seconds."""
+        with self._lock:
+            done = self._refresh_done
             refreshed = self._contents.refreshed_at
-            if refreshed is None or self.clock() - refreshed >= self.min_interval:
-                self._refresh()
-            return self._contents
+            if done is None and (
+                refreshed is None or self.clock() - refreshed >= self.min_interval
+            ):
+                done = self._refresh_done = threading.Event()
+                threading.Thread(
+                    target=self._refresh_then_signal, args=(done,), name="run-index", daemon=True
+                ).start()
+        if done is not None:
+            done.wait(self.answer_within)
+        return self._contents
 
     def page(self, run_filter: RunFilter, page: int, page_size: int) -> RunPage:
         contents = self.current()
@@ -166,41 +189,76 @@ class RunIndex:
         page = min(max(1, page), last_page)
         start = (page - 1) * page_size
         return RunPage(
-            matching[start : start + page_size], len(matching), page, page_size, contents.version
+            matching[start : start + page_size],
+            len(matching),
+            page,
+            page_size,
+            contents.version,
+            contents.unread,
+            contents.problem,
         )
 
     def get(self, instance_id: str) -> RunSummary | None:
         return self.current().runs.get(instance_id)
+
+    def _refresh_then_signal(self, done: threading.Event) -> None:
+        try:
+            self._refresh()
+        except Exception as error:  # the runtime unreachable, a read refused: shown, retried
+            log.warning("run index refresh failed", extra={"error": str(error)})
+            self._contents = replace(self._contents, problem=str(error))
+        finally:
+            with self._lock:
+                self._refresh_done = None
+            done.set()
 
     def _refresh(self) -> None:
         started = self.clock()
         known = self._contents.runs
         listed = list(self.gateway.all_ids())
         stale = [i for i in listed if i not in known or not known[i].finished]
-        fresh = {run.instance_id: run for run in self._read(stale)}
+        fresh: dict[str, RunSummary] = {}
+        for start in range(0, len(stale), self.chunk):
+            fresh.update(
+                (run.instance_id, run) for run in self._read(stale[start : start + self.chunk])
+            )
+            unread = sum(1 for i in stale[start + self.chunk :] if i not in known)
+            if unread:
+                self._publish(listed, known, fresh, unread, refreshed_at=None)
+        self._publish(listed, known, fresh, 0, refreshed_at=self.clock())
+        log.debug(
+            "run index refreshed",
+            extra={
+                "runs": len(self._contents.runs),
+                "read": len(stale),
+                "version": self._contents.version,
+                "seconds": round(self.clock() - started, 3),
+            },
+        )
+
+    def _publish(
+        self,
+        listed: list[str],
+        known: dict[str, RunSummary],
+        fresh: dict[str, RunSummary],
+        unread: int,
+        refreshed_at: float | None,
+    ) -> None:
+        """Runs `listed` as read so far (`fresh`, else as `known` before the refresh)."""
+        before = self._contents
         runs = {i: fresh.get(i) or known[i] for i in listed if i in fresh or i in known}
-        changed = len(runs) != len(known) or any(known.get(i) != run for i, run in fresh.items())
-        contents = _Contents(
+        changed = runs != before.runs
+        self._contents = _Contents(
             runs=runs,
             newest_first=(
                 sorted(runs.values(), key=lambda r: (r.created_at, r.instance_id), reverse=True)
-                if changed or not self._contents.newest_first
-                else self._contents.newest_first
+                if changed
+                else before.newest_first
             ),
-            version=self._contents.version + (1 if changed else 0),
-            refreshed_at=self.clock(),
+            version=before.version + (1 if changed else 0),
+            refreshed_at=refreshed_at if refreshed_at is not None else before.refreshed_at,
+            unread=unread,
         )
-        self._contents = contents
-        if changed:
-            log.debug(
-                "run index refreshed",
-                extra={
-                    "runs": len(runs),
-                    "read": len(stale),
-                    "version": contents.version,
-                    "seconds": round(self.clock() - started, 3),
-                },
-            )
 
     def _read(self, ids: Iterable[str]) -> list[RunSummary]:
         """The summaries of `ids` that still exist (one may be purged since it was listed)."""
