@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from sagactl import card_vault, commands, completion, operations
@@ -37,6 +39,8 @@ from sagactl.parsing import (
 from sagactl.render import FORMATS, NO_RESOURCES, Output, render
 
 _CLEAR_SCREEN = "\033[H\033[2J"
+# How soon a watch notices Ctrl-C while it waits for the next listing.
+_WATCH_TICK_SECONDS = 0.1
 
 
 def _state_store_options(parser: argparse.ArgumentParser) -> None:
@@ -294,20 +298,37 @@ def _emit(output: Output, output_format: str) -> None:
 def _serve(args: argparse.Namespace, api: SagaApi) -> None:
     """Runs the verb once or, with --watch, again and again until Ctrl-C."""
     handler: Handler = args.handler
-    watching: bool = getattr(args, "watch", False)
-    clear = watching and sys.stdout.isatty()
-    try:
-        while True:
+    if not getattr(args, "watch", False):
+        _emit(handler(args, api), args.output_format)
+        return
+    clear = sys.stdout.isatty()
+    with _interrupt_flag() as interrupted:
+        while not interrupted():
             output = handler(args, api)
             if clear:
                 print(_CLEAR_SCREEN, end="")
             _emit(output, args.output_format)
-            if not watching:
-                return
-            time.sleep(args.watch_interval)
-    except KeyboardInterrupt:
-        if not watching:
-            raise
+            ends = time.monotonic() + args.watch_interval
+            while not interrupted() and time.monotonic() < ends:
+                time.sleep(min(_WATCH_TICK_SECONDS, args.watch_interval))
+
+
+@contextmanager
+def _interrupt_flag() -> Iterator[Callable[[], bool]]:
+    """While inside, a first Ctrl-C only raises a flag, so that a watch ends between two
+    listings: as a KeyboardInterrupt in the middle of an HTTP call it could leave the
+    client's connection pool locked and the exit hanging. A second Ctrl-C interrupts."""
+    caught: list[int] = []
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield lambda: bool(caught)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _fail(code: ExitCode, message: str) -> int:
