@@ -6,7 +6,8 @@ peer keeps nothing, which is the bar it sets. Then the pub/sub figures (`bench/p
 publish -> app throughput and idle latency through a durable `pubsub.sqlite`, against fixed
 targets. Last the end-to-end figures (`bench/e2e.py`): orders/s and order latency through
 the whole platform, on the embedded sidecars (`dapr.yaml`) and on daprd with Redis
-(`dapr.daprd.yaml`), with tracing off and on (`bench/tracing.py`), then the same saga on
+(`dapr.daprd.yaml`), with 1, 2 and 4 replicas of each service app and a capacity model
+(`bench/scaling.py`), with tracing off and on (`bench/tracing.py`), then the same saga on
 Temporal's dev server, durable and in memory (`bench/temporal/`), with our ratio to each
 and each process's CPU per order; the web console's runs page with 10,000 runs in the
 store (`bench/console.py`). Last, the chaos run (`bench/chaos.py`): orders through the API
@@ -29,7 +30,7 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 
-from bench import chaos, pubsub
+from bench import chaos, pubsub, scaling
 from bench import console as console_bench
 from bench import e2e as e2e_bench
 from bench import tracing as tracing_bench
@@ -208,6 +209,8 @@ def main() -> None:
     pubsub_figures = pubsub.measure()
     print("end to end ...", flush=True)
     e2e_figures = e2e_bench.measure()
+    print("end to end, 1, 2 and 4 replicas of each service app ...", flush=True)
+    scaling_figures = scaling.measure()
     print("end to end, tracing off and on ...", flush=True)
     tracing_figures = tracing_bench.measure()
     print("end to end on Temporal ...", flush=True)
@@ -233,6 +236,11 @@ def main() -> None:
     print(f"end to end:\n{e2e_bench.describe(e2e_figures)}")
     print()
     print(e2e_bench.table(e2e_figures))
+    print()
+    print(scaling.table(scaling_figures))
+    print()
+    print("capacity model, from the daprd run's CPU per order (bench/scaling.py):")
+    print(scaling.capacity_table(e2e_figures["daprd"]["burst"]["cpu_ms_per_order"]))
     print()
     print(f"tracing: {tracing_figures['setup']}")
     print()
@@ -271,6 +279,7 @@ def main() -> None:
         },
         "pubsub": pubsub_figures,
         "e2e": e2e_figures,
+        "scaling": scaling_figures,
         "tracing": tracing_figures,
         "temporal": temporal_figures,
         "e2e_over_temporal": temporal_peer.ratios(temporal_figures, e2e_figures),

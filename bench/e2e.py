@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cpu
-from bench.report import format_table
+from bench.report import format_table, percentile
 from e2e.local.orders import order
 from services.contracts.messages import OrderPlaced
 from services.contracts.names import EventType
@@ -75,11 +75,6 @@ def bench_order(order_id: str, index: int, token: str) -> OrderPlaced:
         [("BENCH-A", 1 + index % 3, 1_250), ("BENCH-B", 1, 999), ("BENCH-C", 2, 500)],
         token=token,
     )
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 class OrderBench:
@@ -159,11 +154,14 @@ def platform_pids(platform: Platform) -> dict[str, int]:
     return pids
 
 
-def measure_on(runtime: str, work: Path) -> Figures:
-    """The figures of the platform on `runtime` (a name of `testkit.runtimes.RUNTIMES`)."""
+def measure_on(
+    runtime: str, work: Path, settings: PlatformSettings = SETTINGS, idle_orders: int = IDLE_ORDERS
+) -> Figures:
+    """The figures of the platform on `runtime` (a name of `testkit.runtimes.RUNTIMES`);
+    E2 is left out when `idle_orders` is 0."""
     shutil.rmtree(work, ignore_errors=True)
     started = time.monotonic()
-    platform = Platform(work, SETTINGS, runtime=RUNTIMES[runtime]()).start()
+    platform = Platform(work, settings, runtime=RUNTIMES[runtime]()).start()
     start_s = time.monotonic() - started
     try:
         bench = OrderBench(platform)
@@ -172,7 +170,7 @@ def measure_on(runtime: str, work: Path) -> Figures:
         before = cpu.sample(pids)
         burst = bench.burst(BURST_ORDERS)
         burst["cpu_ms_per_order"] = cpu.per_order_ms(before, cpu.sample(pids), BURST_ORDERS)
-        idle = bench.idle(IDLE_ORDERS)
+        idle = bench.idle(idle_orders) if idle_orders else None
         platform.check_running()
         version = platform.runtime.version()
     finally:

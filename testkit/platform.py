@@ -71,6 +71,9 @@ KIT_ROLES = ["viewer", "operator", "approver"]
 # What the observer records: what a downstream system sees of the platform.
 OBSERVED_TOPICS = frozenset({Topic.ORDER_STATUS, *DEAD_LETTER_TOPICS})
 
+# The apps `PlatformSettings.replicas` multiplies.
+SERVICE_APPS = frozenset({AppId.INVENTORY, AppId.PAYMENT, AppId.SHIPPING})
+
 Part = Literal["app", "sidecar"]
 PARTS: tuple[Part, ...] = ("app", "sidecar")
 
@@ -94,6 +97,9 @@ class PlatformSettings:
     log_level: str = "info"
     # Added to every app's environment: the `OTEL_*` variables of a traced run (`otlp_sink`).
     app_env: Mapping[str, str] = field(default_factory=dict)
+    # Instances of each service app (inventory, payment, shipping), each with its own
+    # sidecar: competing consumers of the app's topics. Replica n is the node `<app>-<n>`.
+    replicas: int = 1
 
     def env_for(
         self, app_id: str, api_port: int, auth: Mapping[str, str] | None = None
@@ -200,29 +206,25 @@ class Platform:
     def start(self) -> Self:
         try:
             self.runtime.start(self.root / "runtime")
-            launches = self.runtime.plan(
-                self._template(),
-                data_dir=self.data_dir,
-                environ=clean_environ(),
-                python=sys.executable,
-                allocate_port=free_port,
-            )
+            template = self._template()
+            launches = [(launch.app_id, launch) for launch in self._plan(template)]
+            for number in range(2, self.settings.replicas + 1):
+                replicas = self._plan(self._replicas(template, number))
+                launches += [(f"{launch.app_id}-{number}", launch) for launch in replicas]
         except BaseException:
             self.runtime.close()
             raise
-        for launch in launches:
-            self.nodes[launch.app_id] = Node(
+        for name, launch in launches:
+            self.nodes[name] = Node(
                 launch,
                 app=ManagedProcess(
                     f"app '{launch.app_id}'",
                     launch.app_argv,
-                    self.logs_dir / f"{launch.app_id}.log",
+                    self.logs_dir / f"{name}.log",
                     env=launch.app_env,
                     cwd=launch.cwd,
                 ),
-                sidecar=self.runtime.sidecar(
-                    launch, self.logs_dir / f"{launch.app_id}-sidecar.log"
-                ),
+                sidecar=self.runtime.sidecar(launch, self.logs_dir / f"{name}-sidecar.log"),
                 topics=(
                     OBSERVED_TOPICS
                     if launch.app_id == OBSERVER
@@ -453,10 +455,40 @@ class Platform:
         ]
         return replace(template, apps=(*apps, self._observer_spec()))
 
-    def _vault_env(self, app_id: str) -> dict[str, str]:
+    def _plan(self, template: Template) -> list[plan.Launch]:
+        return list(
+            self.runtime.plan(
+                template,
+                data_dir=self.data_dir,
+                environ=clean_environ(),
+                python=sys.executable,
+                allocate_port=free_port,
+            )
+        )
+
+    def _replicas(self, template: Template, number: int) -> Template:
+        """Replica `number` of each service app of `template`: the same app id and
+        settings on ports of its own (a run file holds one app per id, hence a file each)."""
+        apps = [
+            replace(
+                app,
+                label=f"{app.label}-{number}",
+                app_port=free_port(),
+                dapr_grpc_port=None,
+                dapr_http_port=None,
+                metrics_port=None,
+                env={**app.env, **self._vault_env(app.app_id, replica=True)},
+            )
+            for app in template.apps
+            if app.app_id in SERVICE_APPS
+        ]
+        return replace(template, apps=tuple(apps))
+
+    def _vault_env(self, app_id: str, replica: bool = False) -> dict[str, str]:
         if app_id != AppId.PAYMENT:
             return {}
-        return {"VAULT_PORT": str(self.vault_port), "PAYMENT_VAULT_KEY": self.vault_key}
+        port = free_port() if replica else self.vault_port
+        return {"VAULT_PORT": str(port), "PAYMENT_VAULT_KEY": self.vault_key}
 
     def _observer_spec(self) -> AppSpec:
         port = free_port()

@@ -23,6 +23,7 @@ import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -45,7 +46,7 @@ from e2e.local.orders import card_number
 from services.contracts.messages import ApprovalDecided
 from services.contracts.names import STATESTORE, EventType, saga_instance_id
 from services.contracts.topology import DEAD_LETTER_TOPICS
-from testkit.platform import Part
+from testkit.platform import SERVICE_APPS, Part
 from testkit.polling import wait_until
 from testkit.runtimes import runtime_name
 
@@ -237,6 +238,29 @@ def test_200_concurrent_orders_balance_the_books(
         # The crashed service went on working after its restart: the crash was mid-run.
         assert at_crash < handled(platform, orders, crash[0]), at_crash
     print(f"\n{ORDERS} orders, crash={crash}: all final after {elapsed:.1f}s")
+
+
+@pytest.mark.timeout(300)
+def test_200_concurrent_orders_on_two_replicas_of_each_service_balance_the_books(
+    start_platform: StartPlatform,
+) -> None:
+    """Inventory, payment and shipping twice each, a sidecar each: competing consumers of
+    their topics whose writes to the shared records (hot SKUs) race across processes."""
+    platform = start_platform(replace(SETTINGS, replicas=2))
+    orders = load_orders(platform.tokenize, ORDERS)
+    approver = Approver(platform)
+
+    place_all(platform, orders)
+    wait_all_final(platform, orders, approver)
+
+    platform.check_running()
+    check_books(platform, orders, approver)
+    for app_id in SERVICE_APPS:
+        handled_by = {
+            name: sum(r.get("msg") == "command handled" for r in platform.log_records(name))
+            for name in (app_id, f"{app_id}-2")
+        }
+        assert all(handled_by.values()), f"a replica handled no command: {handled_by}"
 
 
 def test_load_mix_has_every_kind_of_order() -> None:
