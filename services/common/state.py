@@ -34,8 +34,10 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, TypeVar
 
 import grpc
@@ -66,8 +68,15 @@ MAX_BACKOFF_SECONDS = 0.25
 _TURNS = tuple(threading.Lock() for _ in range(64))
 
 
-def _turn(key: str) -> threading.Lock:
-    return _TURNS[zlib.crc32(key.encode()) % len(_TURNS)]
+@contextmanager
+def _turns(keys: Iterable[str]) -> Iterator[None]:
+    """Holds the locks of `keys`, each once, always taken in the same order: two callers
+    holding some of the same locks never wait for each other in a circle."""
+    stripes = sorted({zlib.crc32(key.encode()) % len(_TURNS) for key in keys})
+    with ExitStack() as held:
+        for stripe in stripes:
+            held.enter_context(_TURNS[stripe])
+        yield
 
 
 class StateConflict(Exception):
@@ -155,24 +164,51 @@ def retry_on_conflict(attempt: Callable[[], T], attempts: int = ATTEMPTS) -> T:
     raise StateConflict(f"still conflicting after {attempts} attempts")
 
 
-def update(client: DaprClient, key: str, model: type[M], change: Callable[[M], M | None]) -> bool:
+Change = Callable[[M], M | None]
+
+
+def update(client: DaprClient, key: str, model: type[M], change: Change[M]) -> bool:
     """Applies `change` to the record at `key` in one guarded write, reading again after a
     conflict. False when there is no record or `change` refuses it (None); no write when
     `change` leaves it as it is."""
+    with _turns([key]):
+        return retry_on_conflict(partial(_update_once, client, key, model, change))
 
-    def attempt() -> bool:
-        stored = read(client, key, model)
-        if stored is None:
-            return False
-        changed = change(stored.value)
-        if changed is None:
-            return False
-        if changed != stored.value:
-            stored.replace(client, changed)
-        return True
 
-    with _turn(key):
-        return retry_on_conflict(attempt)
+def update_many(
+    client: DaprClient, changes: Mapping[str, Change[M]], model: type[M]
+) -> dict[str, bool]:
+    """`update` of each key of `changes` with its change, the records read in one bulk call
+    and each written on its own under its ETag; a key whose write is refused is read and
+    written again alone. By key: what `update` would have answered."""
+    keys = sorted(changes)
+    with _turns(keys):
+        stored = read_many(client, keys, model)
+        done: dict[str, bool] = {}
+        for key in keys:
+            try:
+                done[key] = _apply(client, stored.get(key), changes[key])
+            except StateConflict:
+                done[key] = retry_on_conflict(
+                    partial(_update_once, client, key, model, changes[key])
+                )
+        return done
+
+
+def _update_once(client: DaprClient, key: str, model: type[M], change: Change[M]) -> bool:
+    return _apply(client, read(client, key, model), change)
+
+
+def _apply(client: DaprClient, stored: Stored[M] | None, change: Change[M]) -> bool:
+    """`change` written over `stored` under its ETag (`StateConflict` when refused)."""
+    if stored is None:
+        return False
+    changed = change(stored.value)
+    if changed is None:
+        return False
+    if changed != stored.value:
+        stored.replace(client, changed)
+    return True
 
 
 def _no_settling(record: SagaRecord) -> None:

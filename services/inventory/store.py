@@ -43,6 +43,7 @@ from services.common.state import (
     create,
     retry_on_conflict,
     update,
+    update_many,
     write,
 )
 from services.contracts.messages import (
@@ -68,13 +69,14 @@ def reserve(client: DaprClient, command: ReserveInventory) -> tuple[EventType, R
     def decide(reservation: Reservation) -> Outcome[Reservation]:
         if reservation.status != "open":
             return rules.reserve(command, reservation, attempt)
-        unavailable = [
-            sku
-            for sku, units in sorted(wanted.items())
-            if not _change(
-                client, sku, partial(rules.take, saga_id=saga_id, attempt=attempt, units=units)
-            )
-        ]
+        taken = _change_each(
+            client,
+            {
+                sku: partial(rules.take, saga_id=saga_id, attempt=attempt, units=units)
+                for sku, units in wanted.items()
+            },
+        )
+        unavailable = [sku for sku, done in sorted(taken.items()) if not done]
         return rules.reserve(command, reservation, attempt, unavailable)
 
     return RESERVATIONS.answer(
@@ -120,15 +122,15 @@ def _settle(client: DaprClient, reservation: Reservation, skus: Mapping[str, int
     if leaving is not None:
         attempt, exit = leaving
         move = rules.give_back if exit == "return" else rules.ship
-        for sku, units in skus.items():
-            _change(
-                client,
-                sku,
-                partial(move, saga_id=reservation.saga_id, attempt=attempt, units=units),
-            )
+        _change_each(
+            client,
+            {
+                sku: partial(move, saga_id=reservation.saga_id, attempt=attempt, units=units)
+                for sku, units in skus.items()
+            },
+        )
         reservation = _emptied(client, reservation, "returned" if exit == "return" else "consumed")
-    for sku in skus:
-        _change(client, sku, partial(rules.settle, reservation=reservation))
+    _change_each(client, dict.fromkeys(skus, partial(rules.settle, reservation=reservation)))
 
 
 def _emptied(client: DaprClient, reservation: Reservation, flag: str) -> Reservation:
@@ -138,12 +140,16 @@ def _emptied(client: DaprClient, reservation: Reservation, flag: str) -> Reserva
     return reservation.model_copy(update={flag: True})
 
 
-def _change(
-    client: DaprClient, sku: str, change: Callable[[StockRecord], StockRecord | None]
-) -> bool:
-    """`change` applied to the SKU's stock in one guarded write; False when the SKU has no
-    stock or `change` refuses (too few units)."""
-    return update(client, stock_key(sku), StockRecord, change)
+def _change_each(
+    client: DaprClient, changes: Mapping[str, Callable[[StockRecord], StockRecord | None]]
+) -> dict[str, bool]:
+    """Each SKU's change applied to its stock in a guarded write of its own (the stock
+    records read in one call); by SKU, False when it has no stock or its change refuses
+    (too few units)."""
+    done = update_many(
+        client, {stock_key(sku): change for sku, change in changes.items()}, StockRecord
+    )
+    return {sku: done[stock_key(sku)] for sku in changes}
 
 
 def seed(client: DaprClient, levels: Mapping[str, int]) -> None:
