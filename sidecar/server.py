@@ -139,13 +139,14 @@ class Sidecar:
         )
         await self.grpc_server.start()
         await self.internal.start()
+        # Before the HTTP API: a sidecar whose health endpoint answers has every listener.
+        await self._serve_metrics()
         self._http_runner = web.AppRunner(
             application(self.http_api, limit_of(self.config)), access_log=None
         )
         await self._http_runner.setup()
         site = web.TCPSite(self._http_runner, self.config.listen_address, self.config.http_port)
         await site.start()
-        await self._serve_metrics()
         if self.config.app_port is not None:
             self._app_channel = self.invoker.app = self._open_app_channel(self.config.app_port)
             self._app_task = asyncio.create_task(self._connect_app(), name="app-connection")
