@@ -213,7 +213,7 @@ class RunIndex:
             done.set()
 
     def _refresh(self) -> None:
-        started = self.clock()
+        started, version = self.clock(), self._contents.version
         known = self._contents.runs
         listed = list(self.gateway.all_ids())
         stale = [i for i in listed if i not in known or not known[i].finished]
@@ -226,6 +226,8 @@ class RunIndex:
             if unread:
                 self._publish(listed, known, fresh, unread, refreshed_at=None)
         self._publish(listed, known, fresh, 0, refreshed_at=self.clock())
+        if self._contents.version == version:
+            return
         log.debug(
             "run index refreshed",
             extra={
