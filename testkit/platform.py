@@ -17,6 +17,10 @@ The payment service's card edge listens on a port of the platform's own (`vault_
 test tokenizes its cards there (`tokenize`, `token_for`), as an upstream system does, and
 places orders that carry the token.
 
+`PlatformSettings.replicas` starts each service app (inventory, payment, shipping) that
+many times, each replica with a sidecar of its own, as the chart's `replicaCount` does:
+competing consumers of the app's topics. Replica n is the node `<app id>-<n>`.
+
 A fifth app, the observer, is `testkit.subscriber_app` with its own sidecar (app id
 `observer`): it subscribes to `order-status` and every dead-letter topic and records each
 delivery (`platform.observer` reads them). Its sidecar is also the test's way in: the
