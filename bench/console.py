@@ -35,6 +35,7 @@ from foundation.tokens import local_issuer
 from services.contracts.names import WorkflowName
 from testkit.apps import app_process
 from testkit.browser import BrowserMissing, console_browser, login
+from testkit.polling import wait_until
 from testkit.ports import free_port
 from testkit.sidecar import HOST, SidecarProcess
 
@@ -49,6 +50,7 @@ PACE_S = 1.1
 # The runs table says so while the index still fills (runs_table.html).
 FILLING = "Reading the store"
 FILL_POLL_S = 0.25
+FILL_TIMEOUT_S = 300.0
 
 Figures = dict[str, Any]
 
@@ -148,8 +150,12 @@ def measure(runs: int = RUNS) -> Figures:
             ) as http:
                 asked = time.perf_counter()
                 first = _timed(lambda: http.get("/ui/runs"))
-                while FILLING in http.get("/ui/runs").text:
-                    time.sleep(FILL_POLL_S)
+                wait_until(
+                    lambda: FILLING not in http.get("/ui/runs").text,
+                    timeout=FILL_TIMEOUT_S,
+                    interval=FILL_POLL_S,
+                    what="the run index to read every run",
+                )
                 filled = time.perf_counter() - asked
                 refreshed = []
                 for _ in range(SAMPLES):

@@ -18,6 +18,7 @@ cores; a faster core needs fewer pods.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -36,6 +37,8 @@ RATES = (10.0, 50.0, 200.0)
 CORES_PER_POD = 1.0
 
 Figures = dict[str, Any]
+# Replica n of an app is the node `<app id>-<n>` (testkit/platform.py).
+_REPLICA_SUFFIX = re.compile(r"-\d+$")
 
 
 def measure(replicas: tuple[int, ...] = REPLICAS, work: Path = OUT_DIR) -> Figures:
@@ -56,7 +59,7 @@ def per_app(cpu_ms_per_order: Mapping[str, float]) -> dict[str, float]:
     runtime service (`redis`, `placement`, `scheduler`) under its own name."""
     apps: dict[str, float] = {}
     for process, ms in cpu_ms_per_order.items():
-        name = process.removesuffix(" app").removesuffix(" sidecar").rsplit("-", 1)[0]
+        name = _REPLICA_SUFFIX.sub("", process.removesuffix(" app").removesuffix(" sidecar"))
         apps[name] = apps.get(name, 0.0) + ms
     return apps
 
